@@ -1,0 +1,102 @@
+// The policy: which rules apply, where the store lives and how it syncs.
+// Loaded from senderwatch.toml (DESIGN.md, docs/tuning.md); with no file the
+// built-in defaults apply. A Policy is a plain value: the plugin, the CLI and
+// log replay evaluate the very same object.
+#ifndef SENDERWATCH_POLICY_H_
+#define SENDERWATCH_POLICY_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "senderwatch/error.h"
+#include "senderwatch/metric.h"
+
+namespace senderwatch {
+
+// Ordered by strength: when several rules fire, the strongest wins.
+enum class Action { kOk = 0, kWarn = 1, kDefer = 2, kLock = 3 };
+std::string_view ActionName(Action action);  // "ok", "warn", "defer", "lock"
+std::optional<Action> ParseAction(std::string_view name);
+
+// Windows are exact at slot granularity: windows up to one hour are kept in
+// one-minute slots, longer windows (whole hours, up to 24h) in one-hour slots.
+inline constexpr int64_t kMaxMinuteWindow = 3600;
+inline constexpr int64_t kMaxWindow = 24 * 3600;
+
+struct Rule {
+  std::string name;                  // shown in verdicts and logs; unique
+  Metric metric = Metric::kBounces;
+  int64_t window_seconds = 3600;     // a multiple of 60 (<= 1h) or 3600 (<= 24h)
+  double above = 0;                  // fires when the value is strictly above
+  // For bounce_ratio: the least recipients in the window before the ratio
+  // counts (a 1-of-2 bounce is not evidence). For counters: the least value.
+  uint64_t min = 0;
+  Action action = Action::kWarn;
+};
+
+enum class Durability {
+  kAlways,    // fsync every write: nothing is lost, ~0.5 ms per RCPT on disk
+  kPeriodic,  // fsync at most every sync_interval: counters of the last
+              // interval may be lost on power loss; locks are synced at once
+  kNone,      // never fsync counters (tmpfs, tests); locks are still synced
+};
+
+struct StoreSettings {
+  // Empty: "$spool_directory/db/senderwatch", resolved by the caller.
+  std::string path;
+  // The LMDB map size: the store never grows beyond this. When full, stale
+  // records are pruned; if still full, counting fails open.
+  uint64_t max_size = uint64_t{1} << 30;
+  Durability durability = Durability::kPeriodic;
+  int64_t sync_interval_seconds = 30;
+  // Records without activity for this long (and not locked) are pruned.
+  int64_t retention_seconds = 7 * 24 * 3600;
+};
+
+// What the plugin returns when it cannot do its job (store unusable, bad
+// policy). "accept" fails open: mail flows, the error is logged.
+enum class OnError { kAccept, kDefer };
+
+struct Policy {
+  StoreSettings store;
+  std::vector<Rule> rules;
+  // 0: a lock lasts until a person releases it; else it ends by itself.
+  int64_t lock_duration_seconds = 0;
+  OnError on_error = OnError::kAccept;
+  // Optional command run (detached) when an account becomes locked; empty: none.
+  std::string notify;
+};
+
+// The built-in policy used when no policy file exists (docs/tuning.md
+// explains each default).
+Policy DefaultPolicy();
+
+// Parses TOML text. `origin` names the source in error messages
+// ("senderwatch.toml:12:3: unknown key 'abov'"). Rules given in the file
+// replace the built-in rules as a whole.
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin);
+
+// Reads and parses a file. A missing file is an error here; callers decide
+// whether a missing *default* file means built-in defaults.
+Result<Policy> LoadPolicyFile(const std::string& path);
+
+// Renders a policy as a complete TOML file (check-config, tune).
+std::string FormatPolicy(const Policy& policy);
+
+// Per-call limit overrides from the ACL, e.g. from an Exim lookup:
+// "bounce-flood=200 rcpt-rate=off". Keys are rule names; "off" disables.
+struct LimitOverrides {
+  std::map<std::string, std::optional<double>, std::less<>> limits;  // nullopt: off
+  bool empty() const { return limits.empty(); }
+};
+// Accepts pairs separated by spaces, commas or semicolons. Unknown rule names
+// are kept (and ignored by evaluation) so one lookup file serves many policies.
+Result<LimitOverrides> ParseLimitOverrides(std::string_view text);
+
+}  // namespace senderwatch
+
+#endif  // SENDERWATCH_POLICY_H_

@@ -1,0 +1,105 @@
+// The counter store: one record per account, read-modify-written atomically.
+// The interface hides the backend (LMDB today; a networked store such as
+// Redis, shared by several Exim hosts, can implement it later), so no LMDB
+// type appears here.
+//
+// A Store object belongs to one process and must not be used after fork();
+// open a new one in the child. Not thread-safe.
+#ifndef SENDERWATCH_STORE_H_
+#define SENDERWATCH_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "senderwatch/clock.h"
+#include "senderwatch/error.h"
+#include "senderwatch/log.h"
+#include "senderwatch/policy.h"
+#include "senderwatch/record.h"
+
+namespace senderwatch {
+
+// What an update asks the store to do with the record it changed.
+enum class WriteMode {
+  kSkip,     // nothing changed: write nothing
+  kSoft,     // counters: synced according to the durability setting
+  kDurable,  // a lock changed: synced before Update returns
+};
+
+struct ScanReport {
+  uint64_t records = 0;
+  uint64_t undecodable = 0;  // records skipped because they could not be decoded
+};
+
+struct PruneReport {
+  uint64_t examined = 0;
+  uint64_t removed = 0;
+  uint64_t bytes_freed = 0;  // encoded record bytes removed
+};
+
+struct StoreStats {
+  std::string location;          // path or URL
+  uint64_t records = 0;
+  uint64_t locked = 0;
+  uint64_t map_size = 0;         // bytes reserved (LMDB map size)
+  uint64_t used_bytes = 0;       // bytes in use by pages
+  uint64_t file_bytes = 0;       // size of the data file
+  UnixSeconds oldest_activity = 0;
+  uint64_t stale_readers_cleared = 0;
+};
+
+class Store {
+ public:
+  using Mutator = std::function<WriteMode(AccountRecord&)>;
+  using Visitor = std::function<bool(const AccountRecord&)>;  // false: stop
+
+  virtual ~Store() = default;
+
+  // Reads the record of `account` (a fresh one with only `account` set when
+  // absent), lets `mutate` change it and writes it back atomically unless
+  // `mutate` returns kSkip. Returns the record as it is now. A record that
+  // cannot be decoded is an Error and is left untouched.
+  virtual Result<AccountRecord> Update(std::string_view account,
+                                       const Mutator& mutate) = 0;
+
+  // Reads without writing (a read-only transaction); nullopt when absent.
+  virtual Result<std::optional<AccountRecord>> Get(std::string_view account) = 0;
+
+  // Visits every record in key order, in one consistent snapshot.
+  virtual Result<ScanReport> ForEach(const Visitor& visit) = 0;
+
+  // Removes a record; false when there was none.
+  virtual Result<bool> Erase(std::string_view account) = 0;
+
+  // Removes records inactive for longer than the retention that are not
+  // locked, and records that cannot be decoded.
+  virtual Result<PruneReport> Prune(UnixSeconds now) = 0;
+
+  virtual Result<StoreStats> Stats() = 0;
+
+  // Where the store lives, for messages.
+  virtual std::string Location() const = 0;
+};
+
+enum class OpenMode { kReadWrite, kReadOnly };
+
+// Opens (creating if needed) the LMDB store at settings.path: a directory
+// holding data.mdb and lock.mdb, files mode 0660. Stale reader slots of dead
+// processes are cleared. A store that LMDB cannot open as a database is set
+// aside (renamed data.mdb.corrupt-TIME) and rebuilt, restoring locks from the
+// lock journal, and the event is logged. When run as root, created files are
+// given the owner and group of the directory so the Exim user can open them.
+Result<std::unique_ptr<Store>> OpenLmdbStore(const StoreSettings& settings,
+                                             const Clock& clock, Logger& logger,
+                                             OpenMode mode = OpenMode::kReadWrite);
+
+// A store in memory: for log replay and tests.
+std::unique_ptr<Store> NewMemoryStore(int64_t retention_seconds = 7 * 24 * 3600);
+
+}  // namespace senderwatch
+
+#endif  // SENDERWATCH_STORE_H_

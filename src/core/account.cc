@@ -1,0 +1,95 @@
+// Account normalisation and log escaping: the two gates every untrusted
+// string passes before it reaches the store key space or a log line.
+#include "senderwatch/account.h"
+
+#include <cstdint>
+
+namespace senderwatch {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+  const uint8_t b0 = byte(i);
+  if (b0 < 0x80) return 1;
+  size_t length = 0;
+  uint32_t min = 0;
+  uint32_t cp = 0;
+  if ((b0 & 0xE0) == 0xC0) { length = 2; cp = b0 & 0x1F; min = 0x80; }
+  else if ((b0 & 0xF0) == 0xE0) { length = 3; cp = b0 & 0x0F; min = 0x800; }
+  else if ((b0 & 0xF8) == 0xF0) { length = 4; cp = b0 & 0x07; min = 0x10000; }
+  else return 0;
+  if (i + length > s.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return length;
+}
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+}  // namespace
+
+Result<std::string> NormalizeAccount(std::string_view raw) {
+  while (!raw.empty() && IsSpace(raw.front())) raw.remove_prefix(1);
+  while (!raw.empty() && IsSpace(raw.back())) raw.remove_suffix(1);
+  if (raw.empty()) {
+    return MakeError(ErrorKind::kInvalidArgument, "empty account name");
+  }
+  if (raw.size() > kMaxAccountLength) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "account name too long (" + std::to_string(raw.size()) +
+                         " bytes, at most " + std::to_string(kMaxAccountLength) + ")");
+  }
+  std::string account;
+  account.reserve(raw.size());
+  for (size_t i = 0; i < raw.size();) {
+    const auto c = static_cast<uint8_t>(raw[i]);
+    if (c < 0x20 || c == 0x7F) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "account name contains a control character: " + EscapeForLog(raw));
+    }
+    const size_t length = Utf8SequenceLength(raw, i);
+    if (length == 0) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "account name is not valid UTF-8: " + EscapeForLog(raw));
+    }
+    if (length == 1) {
+      account.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
+                                             : static_cast<char>(c));
+    } else {
+      account.append(raw.substr(i, length));
+    }
+    i += length;
+  }
+  return account;
+}
+
+std::string EscapeForLog(std::string_view raw, size_t max_length) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(raw.size(), max_length) + 8);
+  for (size_t i = 0; i < raw.size();) {
+    if (out.size() >= max_length) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<uint8_t>(raw[i]);
+    const size_t length = Utf8SequenceLength(raw, i);
+    if (c < 0x20 || c == 0x7F || c == '"' || c == '\\' || length == 0) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+      ++i;
+      continue;
+    }
+    out.append(raw.substr(i, length));
+    i += length;
+  }
+  return out;
+}
+
+}  // namespace senderwatch

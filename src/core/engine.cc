@@ -1,0 +1,205 @@
+// The engine: each Exim hook as one atomic read-modify-write of the
+// account's record. Counting, evaluating and storing a lock happen in the
+// same store transaction, so two processes racing on one account cannot
+// both miss the limit.
+#include "senderwatch/engine.h"
+
+#include <cstdio>
+
+#include "senderwatch/account.h"
+#include "senderwatch/units.h"
+
+namespace senderwatch {
+namespace {
+
+// A timed lock that has run out becomes a release at its end time.
+bool ExpireLock(AccountRecord& r, UnixSeconds now) {
+  if (!r.lock.locked || r.lock.until == 0 || now < r.lock.until) return false;
+  r.lock.locked = false;
+  r.last_release = ReleaseInfo{r.lock.until, "expiry", "lock duration ended"};
+  r.evidence_after = r.lock.until;
+  return true;
+}
+
+std::string DescribeEvidence(const Verdict& v) {
+  char value[32];
+  char limit[32];
+  std::snprintf(value, sizeof value, "%g", v.value);
+  std::snprintf(limit, sizeof limit, "%g", v.limit);
+  return std::string(MetricName(v.metric)) + " " + value + " above " + limit + " in " +
+         FormatDuration(v.window_seconds);
+}
+
+void ApplyLock(AccountRecord& r, Verdict& v, UnixSeconds now, int64_t duration) {
+  r.lock.locked = true;
+  r.lock.since = now;
+  r.lock.until = duration > 0 ? now + duration : 0;
+  r.lock.rule = v.rule;
+  r.lock.metric = v.metric;
+  r.lock.value = v.value;
+  r.lock.limit = v.limit;
+  r.lock.window_seconds = v.window_seconds;
+  r.lock.reason = DescribeEvidence(v);
+  r.lock.by = "senderwatch";
+  ++r.lock_count;
+  v.since = now;
+  v.reason = r.lock.reason;
+}
+
+}  // namespace
+
+Engine::Engine(const Policy& policy, Store& store, const Clock& clock, Logger& logger)
+    : policy_(policy), store_(store), clock_(clock), logger_(logger) {}
+
+Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view client_ip,
+                                    const LimitOverrides& overrides) {
+  auto name = NormalizeAccount(account);
+  if (!name) return std::unexpected(name.error());
+  std::optional<ClientNetwork> network;
+  if (!client_ip.empty()) {
+    auto parsed = ParseClientNetwork(client_ip);
+    if (!parsed) return std::unexpected(parsed.error());
+    network = *parsed;
+  }
+  const UnixSeconds now = clock_.Now();
+  Verdict verdict;
+  bool newly_locked = false;
+  auto record = store_.Update(*name, [&](AccountRecord& r) {
+    const bool expired = ExpireLock(r, now);
+    r.Count(Counter::kRecipients, now);
+    if (network) r.SeeNetwork(*network, now);
+    verdict = Evaluate(policy_, r, now, overrides);
+    if (verdict.action == Action::kLock && !r.IsLocked(now)) {
+      ApplyLock(r, verdict, now, policy_.lock_duration_seconds);
+      newly_locked = true;
+    }
+    return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
+  });
+  if (!record) return std::unexpected(record.error());
+  if (newly_locked) Announce(*record);
+  return verdict;
+}
+
+Result<Verdict> Engine::PeekSender(std::string_view account, const LimitOverrides& overrides) {
+  auto name = NormalizeAccount(account);
+  if (!name) return std::unexpected(name.error());
+  auto record = store_.Get(*name);
+  if (!record) return std::unexpected(record.error());
+  const UnixSeconds now = clock_.Now();
+  AccountRecord r = record->value_or(AccountRecord{});
+  ExpireLock(r, now);
+  Verdict verdict = Evaluate(policy_, r, now, overrides);
+  if (verdict.action == Action::kLock && verdict.since == 0) {
+    verdict.since = now;  // a lock rule fires; the next counted event stores it
+    verdict.reason = DescribeEvidence(verdict);
+  }
+  return verdict;
+}
+
+Result<uint64_t> Engine::RecordBounce(std::string_view account, std::string_view,
+                                      std::string_view) {
+  return RecordFailure(Counter::kBounces, account, {});
+}
+
+Result<uint64_t> Engine::RecordDefer(std::string_view account, std::string_view,
+                                     std::string_view) {
+  return RecordFailure(Counter::kDefers, account, {});
+}
+
+Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view client_ip) {
+  if (!client_ip.empty()) {
+    // Validated so that a garbled argument is reported, but not counted as a
+    // network of the account: failed logins are not the account's own use.
+    if (auto parsed = ParseClientNetwork(client_ip); !parsed) return std::unexpected(parsed.error());
+  }
+  return RecordFailure(Counter::kAuthfails, user, client_ip);
+}
+
+Result<uint64_t> Engine::RecordFailure(Counter counter, std::string_view account,
+                                       std::string_view) {
+  auto name = NormalizeAccount(account);
+  if (!name) return std::unexpected(name.error());
+  const UnixSeconds now = clock_.Now();
+  bool newly_locked = false;
+  auto record = store_.Update(*name, [&](AccountRecord& r) {
+    const bool expired = ExpireLock(r, now);
+    r.Count(counter, now);
+    Verdict verdict = Evaluate(policy_, r, now, LimitOverrides{});
+    if (verdict.action == Action::kLock && !r.IsLocked(now)) {
+      ApplyLock(r, verdict, now, policy_.lock_duration_seconds);
+      newly_locked = true;
+    }
+    return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
+  });
+  if (!record) return std::unexpected(record.error());
+  if (newly_locked) Announce(*record);
+  return CounterInWindow(*record, counter, 3600, now);
+}
+
+Result<AccountRecord> Engine::Lock(std::string_view account, std::string_view reason,
+                                   std::string_view by) {
+  auto name = NormalizeAccount(account);
+  if (!name) return std::unexpected(name.error());
+  const UnixSeconds now = clock_.Now();
+  auto record = store_.Update(*name, [&](AccountRecord& r) {
+    ExpireLock(r, now);
+    if (r.first_seen == 0) r.first_seen = now;
+    r.last_seen = std::max(r.last_seen, now);
+    r.lock = LockState{};
+    r.lock.locked = true;
+    r.lock.since = now;
+    r.lock.rule = "manual";
+    r.lock.reason = std::string(reason);
+    r.lock.by = std::string(by);
+    ++r.lock_count;
+    return WriteMode::kDurable;
+  });
+  if (!record) return std::unexpected(record.error());
+  Announce(*record);
+  return record;
+}
+
+Result<std::optional<AccountRecord>> Engine::Unlock(std::string_view account,
+                                                    std::string_view reason,
+                                                    std::string_view by, bool reset) {
+  auto name = NormalizeAccount(account);
+  if (!name) return std::unexpected(name.error());
+  auto existing = store_.Get(*name);
+  if (!existing) return std::unexpected(existing.error());
+  if (!existing->has_value()) return std::optional<AccountRecord>{};
+  const UnixSeconds now = clock_.Now();
+  bool released = false;
+  auto record = store_.Update(*name, [&](AccountRecord& r) {
+    ExpireLock(r, now);
+    if (r.lock.locked) {
+      r.lock.locked = false;
+      r.last_release = ReleaseInfo{now, std::string(by), std::string(reason)};
+      released = true;
+    }
+    r.evidence_after = now;
+    if (reset) {
+      r.minutes = MinuteRing{};
+      r.hours = HourRing{};
+      r.networks = {};
+      r.network_count = 0;
+    }
+    return WriteMode::kDurable;
+  });
+  if (!record) return std::unexpected(record.error());
+  if (released) {
+    logger_.Log(LogLevel::kWarning, "senderwatch: account " + EscapeForLog(*name) +
+                                        " released by " + EscapeForLog(by) +
+                                        (reset ? " (counters reset)" : ""));
+  }
+  return std::optional<AccountRecord>(std::move(*record));
+}
+
+void Engine::Announce(const AccountRecord& record) {
+  logger_.Log(LogLevel::kWarning,
+              "senderwatch: account " + EscapeForLog(record.account) + " locked by rule " +
+                  EscapeForLog(record.lock.rule) + ": " + EscapeForLog(record.lock.reason) +
+                  " (by " + EscapeForLog(record.lock.by) + ")");
+  if (on_lock_) on_lock_(record);
+}
+
+}  // namespace senderwatch

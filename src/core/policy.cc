@@ -1,0 +1,295 @@
+// The policy file: TOML, strict (unknown keys are errors, because a typo in
+// a threshold must not silently fall back to a default), and every error
+// points at file:line:column.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "senderwatch/policy.h"
+#include "senderwatch/record.h"
+#include "senderwatch/units.h"
+
+namespace senderwatch {
+namespace {
+
+Rule MakeRule(std::string name, Metric metric, int64_t window, double above,
+              uint64_t min, Action action) {
+  return Rule{std::move(name), metric, window, above, min, action};
+}
+
+class PolicyParser {
+ public:
+  explicit PolicyParser(std::string_view origin) : origin_(origin) {}
+
+  Result<Policy> Parse(const toml::table& root) {
+    Policy policy = DefaultPolicy();
+    for (const auto& [key, node] : root) {
+      const std::string_view k = key.str();
+      if (k == "on_error") {
+        auto text = String(node, k);
+        if (!text) return std::unexpected(text.error());
+        if (*text == "accept") policy.on_error = OnError::kAccept;
+        else if (*text == "defer") policy.on_error = OnError::kDefer;
+        else return Fail(node, "on_error must be \"accept\" or \"defer\"");
+      } else if (k == "notify") {
+        auto text = String(node, k);
+        if (!text) return std::unexpected(text.error());
+        policy.notify = *text;
+      } else if (k == "store") {
+        if (auto r = ParseStore(node, policy.store); !r) return std::unexpected(r.error());
+      } else if (k == "lock") {
+        if (auto r = ParseLock(node, policy); !r) return std::unexpected(r.error());
+      } else if (k == "rule") {
+        if (auto r = ParseRules(node, policy.rules); !r) return std::unexpected(r.error());
+      } else {
+        return Fail(node, "unknown key '" + std::string(k) +
+                              "' (expected on_error, notify, [store], [lock] or [[rule]])");
+      }
+    }
+    return policy;
+  }
+
+ private:
+  std::unexpected<Error> Fail(const toml::node& node, const std::string& what) const {
+    const auto& where = node.source().begin;
+    return MakeError(ErrorKind::kConfig, std::string(origin_) + ":" +
+                                             std::to_string(where.line) + ":" +
+                                             std::to_string(where.column) + ": " + what);
+  }
+
+  Result<std::string> String(const toml::node& node, std::string_view key) const {
+    if (const auto* s = node.as_string()) return s->get();
+    return Fail(node, std::string(key) + " must be a string");
+  }
+
+  Result<int64_t> Duration(const toml::node& node, std::string_view key) const {
+    if (const auto* i = node.as_integer(); i && i->get() == 0) return 0;
+    auto text = String(node, key);
+    if (!text) return std::unexpected(text.error());
+    auto seconds = ParseDuration(*text);
+    if (!seconds) return Fail(node, std::string(key) + ": " + seconds.error().message);
+    return *seconds;
+  }
+
+  Result<double> Number(const toml::node& node, std::string_view key) const {
+    if (const auto* i = node.as_integer()) return static_cast<double>(i->get());
+    if (const auto* f = node.as_floating_point()) return f->get();
+    return Fail(node, std::string(key) + " must be a number");
+  }
+
+  Result<bool> ParseStore(const toml::node& node, StoreSettings& store) const {
+    const auto* table = node.as_table();
+    if (table == nullptr) return Fail(node, "store must be a table: [store]");
+    for (const auto& [key, value] : *table) {
+      const std::string_view k = key.str();
+      if (k == "path") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        if (text->empty() || text->front() != '/') return Fail(value, "store path must be absolute");
+        store.path = *text;
+      } else if (k == "max_size") {
+        uint64_t bytes = 0;
+        if (const auto* i = value.as_integer()) {
+          if (i->get() <= 0) return Fail(value, "max_size must be positive");
+          bytes = static_cast<uint64_t>(i->get());
+        } else {
+          auto text = String(value, k);
+          if (!text) return std::unexpected(text.error());
+          auto size = ParseSize(*text);
+          if (!size) return Fail(value, size.error().message);
+          bytes = *size;
+        }
+        if (bytes < (uint64_t{64} << 10)) return Fail(value, "max_size must be at least 64KiB");
+        store.max_size = bytes;
+      } else if (k == "durability") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        if (*text == "always") store.durability = Durability::kAlways;
+        else if (*text == "periodic") store.durability = Durability::kPeriodic;
+        else if (*text == "none") store.durability = Durability::kNone;
+        else return Fail(value, "durability must be \"always\", \"periodic\" or \"none\"");
+      } else if (k == "sync_interval") {
+        auto seconds = Duration(value, k);
+        if (!seconds) return std::unexpected(seconds.error());
+        if (*seconds <= 0) return Fail(value, "sync_interval must be positive");
+        store.sync_interval_seconds = *seconds;
+      } else if (k == "retention") {
+        auto seconds = Duration(value, k);
+        if (!seconds) return std::unexpected(seconds.error());
+        if (*seconds < kMaxWindow) return Fail(value, "retention must be at least 24h (the longest window)");
+        store.retention_seconds = *seconds;
+      } else {
+        return Fail(value, "unknown key '" + std::string(k) +
+                               "' in [store] (expected path, max_size, durability, sync_interval, retention)");
+      }
+    }
+    return true;
+  }
+
+  Result<bool> ParseLock(const toml::node& node, Policy& policy) const {
+    const auto* table = node.as_table();
+    if (table == nullptr) return Fail(node, "lock must be a table: [lock]");
+    for (const auto& [key, value] : *table) {
+      if (key.str() != "duration") {
+        return Fail(value, "unknown key '" + std::string(key.str()) + "' in [lock] (expected duration)");
+      }
+      auto seconds = Duration(value, "duration");
+      if (!seconds) return std::unexpected(seconds.error());
+      policy.lock_duration_seconds = *seconds;
+    }
+    return true;
+  }
+
+  Result<bool> ParseRules(const toml::node& node, std::vector<Rule>& rules) const {
+    const auto* array = node.as_array();
+    if (array == nullptr) return Fail(node, "rules must be written as [[rule]] tables");
+    rules.clear();
+    std::set<std::string, std::less<>> names;
+    for (const auto& element : *array) {
+      const auto* table = element.as_table();
+      if (table == nullptr) return Fail(element, "each [[rule]] must be a table");
+      auto rule = ParseRule(*table);
+      if (!rule) return std::unexpected(rule.error());
+      if (!names.insert(rule->name).second) {
+        return Fail(element, "duplicate rule name '" + rule->name + "'");
+      }
+      rules.push_back(std::move(*rule));
+    }
+    if (rules.size() > 64) return Fail(node, "at most 64 rules");
+    return true;
+  }
+
+  Result<Rule> ParseRule(const toml::table& table) const {
+    Rule rule;
+    bool has_name = false, has_metric = false, has_above = false, has_action = false;
+    for (const auto& [key, value] : table) {
+      const std::string_view k = key.str();
+      if (k == "name") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        if (!ValidRuleName(*text)) {
+          return Fail(value, "rule name must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'");
+        }
+        rule.name = *text;
+        has_name = true;
+      } else if (k == "metric") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        auto metric = ParseMetric(*text);
+        if (!metric) {
+          return Fail(value, "unknown metric '" + *text +
+                                 "' (expected recipients, bounces, defers, bounce_ratio, client_ips or authfails)");
+        }
+        rule.metric = *metric;
+        has_metric = true;
+      } else if (k == "window") {
+        auto seconds = Duration(value, k);
+        if (!seconds) return std::unexpected(seconds.error());
+        const int64_t w = *seconds;
+        const bool ok = w > 0 && ((w <= kMaxMinuteWindow && w % 60 == 0) ||
+                                  (w > kMaxMinuteWindow && w <= kMaxWindow && w % 3600 == 0));
+        if (!ok) {
+          return Fail(value, "window must be whole minutes up to 1h, or whole hours up to 24h");
+        }
+        rule.window_seconds = w;
+      } else if (k == "above") {
+        auto number = Number(value, k);
+        if (!number) return std::unexpected(number.error());
+        if (*number < 0) return Fail(value, "above must not be negative");
+        rule.above = *number;
+        has_above = true;
+      } else if (k == "min") {
+        const auto* i = value.as_integer();
+        if (i == nullptr || i->get() < 0) return Fail(value, "min must be a non-negative integer");
+        rule.min = static_cast<uint64_t>(i->get());
+      } else if (k == "action") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        auto action = ParseAction(*text);
+        if (!action || *action == Action::kOk) {
+          return Fail(value, "action must be \"warn\", \"defer\" or \"lock\"");
+        }
+        rule.action = *action;
+        has_action = true;
+      } else {
+        return Fail(value, "unknown key '" + std::string(k) +
+                               "' in [[rule]] (expected name, metric, window, above, min, action)");
+      }
+    }
+    const char* missing = !has_name ? "name" : !has_metric ? "metric" : !has_above ? "above"
+                          : !has_action ? "action" : nullptr;
+    if (missing != nullptr) return Fail(table, std::string("[[rule]] needs '") + missing + "'");
+    if (rule.metric == Metric::kBounceRatio && rule.above > 1) {
+      return Fail(table, "rule '" + rule.name + "': a bounce_ratio limit is between 0 and 1");
+    }
+    if (rule.metric == Metric::kClientIps && rule.above >= kMaxNetworks) {
+      return Fail(table, "rule '" + rule.name + "': client_ips can count at most " +
+                             std::to_string(kMaxNetworks) + " networks, so 'above' must be below " +
+                             std::to_string(kMaxNetworks));
+    }
+    return rule;
+  }
+
+  static bool ValidRuleName(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.';
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  std::string_view origin_;
+};
+
+}  // namespace
+
+Policy DefaultPolicy() {
+  Policy policy;
+  // Chosen so that an honest heavy sender is never locked (locks need
+  // evidence a person would call compromise) while a spam run from a leaked
+  // password trips within minutes; docs/tuning.md explains each number.
+  policy.rules = {
+      MakeRule("rcpt-rate", Metric::kRecipients, 3600, 1000, 0, Action::kDefer),
+      MakeRule("bounce-flood", Metric::kBounces, 3600, 50, 0, Action::kDefer),
+      MakeRule("bounce-ratio", Metric::kBounceRatio, 3600, 0.3, 20, Action::kLock),
+      MakeRule("client-networks", Metric::kClientIps, 3600, 10, 0, Action::kLock),
+      MakeRule("auth-failures", Metric::kAuthfails, 3600, 20, 0, Action::kWarn),
+  };
+  return policy;
+}
+
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) {
+  try {
+    toml::table root = toml::parse(toml_text, origin);
+    return PolicyParser(origin).Parse(root);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return MakeError(ErrorKind::kConfig, std::string(origin) + ":" + std::to_string(where.line) +
+                                             ":" + std::to_string(where.column) + ": " +
+                                             std::string(e.description()));
+  } catch (const std::exception& e) {
+    return MakeError(ErrorKind::kConfig, std::string(origin) + ": " + e.what());
+  }
+}
+
+Result<Policy> LoadPolicyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(ErrorKind::kConfig, "cannot read policy file " + path + ": " +
+                                             std::strerror(errno), errno);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > (1u << 20)) {
+    return MakeError(ErrorKind::kConfig, "policy file " + path + " is larger than 1 MiB");
+  }
+  return ParsePolicy(text.str(), path);
+}
+
+}  // namespace senderwatch

@@ -1,0 +1,63 @@
+// Policy to TOML: `check-config` prints the effective policy and `tune`
+// suggests one; both must produce a file ParsePolicy accepts unchanged.
+#include <cstdio>
+#include <string>
+
+#include "senderwatch/policy.h"
+#include "senderwatch/units.h"
+
+namespace senderwatch {
+namespace {
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string Number(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.6g", v);
+  return buffer;
+}
+
+std::string SizeText(uint64_t bytes) {
+  if (bytes % (uint64_t{1} << 30) == 0) return std::to_string(bytes >> 30) + "GiB";
+  if (bytes % (uint64_t{1} << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
+  if (bytes % (uint64_t{1} << 10) == 0) return std::to_string(bytes >> 10) + "KiB";
+  return std::to_string(bytes) + "B";
+}
+
+}  // namespace
+
+std::string FormatPolicy(const Policy& p) {
+  std::string out;
+  out += "on_error = " + Quote(p.on_error == OnError::kAccept ? "accept" : "defer") + "\n";
+  if (!p.notify.empty()) out += "notify = " + Quote(p.notify) + "\n";
+  out += "\n[store]\n";
+  if (!p.store.path.empty()) out += "path = " + Quote(p.store.path) + "\n";
+  else out += "# path = \"$spool_directory/db/senderwatch\" (the default)\n";
+  out += "max_size = " + Quote(SizeText(p.store.max_size)) + "\n";
+  const char* durability = p.store.durability == Durability::kAlways     ? "always"
+                           : p.store.durability == Durability::kPeriodic ? "periodic"
+                                                                         : "none";
+  out += "durability = " + Quote(durability) + "\n";
+  out += "sync_interval = " + Quote(FormatDuration(p.store.sync_interval_seconds)) + "\n";
+  out += "retention = " + Quote(FormatDuration(p.store.retention_seconds)) + "\n";
+  out += "\n[lock]\nduration = " + Quote(FormatDuration(p.lock_duration_seconds)) + "\n";
+  for (const Rule& r : p.rules) {
+    out += "\n[[rule]]\n";
+    out += "name = " + Quote(r.name) + "\n";
+    out += "metric = " + Quote(MetricName(r.metric)) + "\n";
+    out += "window = " + Quote(FormatDuration(r.window_seconds)) + "\n";
+    out += "above = " + Number(r.above) + "\n";
+    if (r.min != 0) out += "min = " + std::to_string(r.min) + "\n";
+    out += "action = " + Quote(ActionName(r.action)) + "\n";
+  }
+  return out;
+}
+
+}  // namespace senderwatch

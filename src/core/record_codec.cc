@@ -1,0 +1,201 @@
+// The on-disk record format, version 1 (docs/format.md is the reference and
+// must change with this file). Fixed little-endian fields first, then
+// length-prefixed strings. The decoder treats its input as hostile: it is
+// fuzzed with arbitrary bytes and must return an Error, never crash.
+#include <bit>
+#include <cstring>
+
+#include "senderwatch/record.h"
+
+namespace senderwatch {
+namespace {
+
+constexpr char kMagic[3] = {'S', 'W', 'R'};
+constexpr size_t kFixedSize = 1288;
+constexpr size_t kMinuteOffset = 48;
+constexpr size_t kHourOffset = kMinuteOffset + MinuteRing::kSlots * kCounterCount * 2;
+constexpr size_t kNetworkOffset = kHourOffset + HourRing::kSlots * kCounterCount * 4;
+constexpr size_t kNetworkSize = 20;
+constexpr size_t kLockOffset = kNetworkOffset + kMaxNetworks * kNetworkSize;
+constexpr size_t kReleaseOffset = kLockOffset + 48;
+static_assert(kHourOffset == 528);
+static_assert(kNetworkOffset == 912);
+static_assert(kLockOffset == 1232);
+static_assert(kReleaseOffset + 8 == kFixedSize);
+// Bounds on the variable strings keep a record inside one LMDB page.
+constexpr size_t kMaxShortString = 64;
+constexpr size_t kMaxReason = 256;
+
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U16(uint16_t v) { Le(v, 2); }
+  void U32(uint32_t v) { Le(v, 4); }
+  void I64(int64_t v) { Le(static_cast<uint64_t>(v), 8); }
+  void F64(double v) { Le(std::bit_cast<uint64_t>(v), 8); }
+  void Zero(size_t n) { out_.append(n, '\0'); }
+  void Str(std::string_view s, size_t max) {
+    s = s.substr(0, max);
+    U16(static_cast<uint16_t>(s.size()));
+    out_.append(s);
+  }
+
+ private:
+  void Le(uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  }
+  std::string& out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  size_t remaining() const { return in_.size() - pos_; }
+  uint8_t U8() { return static_cast<uint8_t>(Le(1)); }
+  uint16_t U16() { return static_cast<uint16_t>(Le(2)); }
+  uint32_t U32() { return static_cast<uint32_t>(Le(4)); }
+  int64_t I64() { return static_cast<int64_t>(Le(8)); }
+  double F64() { return std::bit_cast<double>(Le(8)); }
+  void Skip(size_t n) {
+    if (remaining() < n) { ok_ = false; pos_ = in_.size(); return; }
+    pos_ += n;
+  }
+  std::string Str(size_t max) {
+    const uint16_t n = U16();
+    if (!ok_ || n > max || remaining() < n) { ok_ = false; return {}; }
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  uint64_t Le(int bytes) {
+    if (remaining() < static_cast<size_t>(bytes)) { ok_ = false; pos_ = in_.size(); return 0; }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in_[pos_ + i])} << (8 * i);
+    pos_ += static_cast<size_t>(bytes);
+    return v;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+std::unexpected<Error> Corrupt(const std::string& why) {
+  return MakeError(ErrorKind::kStoreCorrupt, "undecodable record: " + why);
+}
+
+}  // namespace
+
+std::string EncodeRecord(const AccountRecord& r) {
+  std::string out;
+  out.reserve(kFixedSize + 64);
+  Writer w(out);
+  for (char c : kMagic) w.U8(static_cast<uint8_t>(c));
+  w.U8(kRecordVersion);
+  w.U8(r.lock.locked ? 1 : 0);
+  w.U8(r.network_count);
+  w.U16(0);
+  w.I64(r.first_seen);
+  w.I64(r.last_seen);
+  w.I64(r.evidence_after);
+  w.U32(r.lock_count);
+  w.U32(r.minutes.head());
+  w.U32(r.hours.head());
+  w.U32(0);
+  for (int i = 0; i < MinuteRing::kSlots * kCounterCount; ++i) w.U16(r.minutes.data()[i]);
+  for (int i = 0; i < HourRing::kSlots * kCounterCount; ++i) w.U32(r.hours.data()[i]);
+  for (int i = 0; i < kMaxNetworks; ++i) {
+    const NetworkSighting& n = r.networks[static_cast<size_t>(i)];
+    const bool used = i < r.network_count;
+    w.U8(used ? n.network.family : 0);
+    w.Zero(3);
+    for (uint8_t b : n.network.prefix) w.U8(used ? b : 0);
+    w.U32(used ? n.first_minute : 0);
+    w.U32(used ? n.last_minute : 0);
+  }
+  w.I64(r.lock.since);
+  w.I64(r.lock.until);
+  w.U8(static_cast<uint8_t>(r.lock.metric));
+  w.Zero(7);
+  w.F64(r.lock.value);
+  w.F64(r.lock.limit);
+  w.I64(r.lock.window_seconds);
+  w.I64(r.last_release.at);
+  w.Str(r.account, 256);
+  w.Str(r.lock.rule, kMaxShortString);
+  w.Str(r.lock.reason, kMaxReason);
+  w.Str(r.lock.by, kMaxShortString);
+  w.Str(r.last_release.by, kMaxShortString);
+  w.Str(r.last_release.reason, kMaxReason);
+  return out;
+}
+
+Result<AccountRecord> DecodeRecord(std::string_view bytes) {
+  if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic, 3) != 0) {
+    return Corrupt("bad magic");
+  }
+  const auto version = static_cast<uint8_t>(bytes[3]);
+  if (version > kRecordVersion) {
+    return MakeError(ErrorKind::kUnsupported,
+                     "record version " + std::to_string(version) +
+                         " is newer than this senderwatch understands (" +
+                         std::to_string(kRecordVersion) + ")");
+  }
+  if (version != kRecordVersion) return Corrupt("bad version " + std::to_string(version));
+  if (bytes.size() < kFixedSize) return Corrupt("truncated");
+
+  AccountRecord r;
+  Reader in(bytes);
+  in.Skip(4);
+  const uint8_t flags = in.U8();
+  const uint8_t network_count = in.U8();
+  in.Skip(2);
+  if (flags > 1) return Corrupt("bad flags");
+  if (network_count > kMaxNetworks) return Corrupt("bad network count");
+  r.lock.locked = flags == 1;
+  r.network_count = network_count;
+  r.first_seen = in.I64();
+  r.last_seen = in.I64();
+  r.evidence_after = in.I64();
+  r.lock_count = in.U32();
+  r.minutes.set_head(in.U32());
+  r.hours.set_head(in.U32());
+  in.Skip(4);
+  for (int i = 0; i < MinuteRing::kSlots * kCounterCount; ++i) r.minutes.data()[i] = in.U16();
+  for (int i = 0; i < HourRing::kSlots * kCounterCount; ++i) r.hours.data()[i] = in.U32();
+  for (int i = 0; i < kMaxNetworks; ++i) {
+    NetworkSighting& n = r.networks[static_cast<size_t>(i)];
+    n.network.family = in.U8();
+    in.Skip(3);
+    for (uint8_t& b : n.network.prefix) b = in.U8();
+    n.first_minute = in.U32();
+    n.last_minute = in.U32();
+    const bool used = i < network_count;
+    if (used && n.network.family != 4 && n.network.family != 6) return Corrupt("bad network family");
+  }
+  r.lock.since = in.I64();
+  r.lock.until = in.I64();
+  const uint8_t metric = in.U8();
+  if (metric >= kAllMetrics.size()) return Corrupt("bad lock metric");
+  r.lock.metric = static_cast<Metric>(metric);
+  in.Skip(7);
+  r.lock.value = in.F64();
+  r.lock.limit = in.F64();
+  r.lock.window_seconds = in.I64();
+  r.last_release.at = in.I64();
+  r.account = in.Str(256);
+  r.lock.rule = in.Str(kMaxShortString);
+  r.lock.reason = in.Str(kMaxReason);
+  r.lock.by = in.Str(kMaxShortString);
+  r.last_release.by = in.Str(kMaxShortString);
+  r.last_release.reason = in.Str(kMaxReason);
+  if (!in.ok()) return Corrupt("truncated strings");
+  if (in.remaining() != 0) return Corrupt("trailing bytes");
+  if (r.account.empty()) return Corrupt("empty account name");
+  return r;
+}
+
+}  // namespace senderwatch

@@ -1,0 +1,45 @@
+// Helpers shared by all test binaries: a temporary directory removed at the
+// end of the test, and a logger that captures lines for assertions.
+#ifndef SENDERWATCH_TESTS_TESTUTIL_TESTUTIL_H_
+#define SENDERWATCH_TESTS_TESTUTIL_TESTUTIL_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "senderwatch/log.h"
+
+namespace senderwatch::testing {
+
+// mkdtemp under $TMPDIR (or /tmp); removed recursively on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Join(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
+
+class CapturingLogger final : public Logger {
+ public:
+  struct Line {
+    LogLevel level;
+    std::string text;
+  };
+  void Log(LogLevel level, std::string_view message) noexcept override;
+  const std::vector<Line>& lines() const { return lines_; }
+  // True when some captured line contains `needle`.
+  bool Contains(std::string_view needle) const;
+
+ private:
+  std::vector<Line> lines_;
+};
+
+}  // namespace senderwatch::testing
+
+#endif  // SENDERWATCH_TESTS_TESTUTIL_TESTUTIL_H_
