@@ -84,10 +84,13 @@ uint64_t CounterInWindow(const AccountRecord& record, Counter counter,
 uint64_t NetworksInWindow(const AccountRecord& record, int64_t window_seconds,
                           UnixSeconds now, UnixSeconds evidence_after = 0);
 
+// The account name is the store key and is not repeated in the bytes: key
+// and value together must fit one LMDB node (about 2 KiB) to stay inline.
 std::string EncodeRecord(const AccountRecord& record);
 // Never trusts its input: any byte string gives a record or an Error
-// (kStoreCorrupt for damage, kUnsupported for a newer version).
-Result<AccountRecord> DecodeRecord(std::string_view bytes);
+// (kStoreCorrupt for damage, kUnsupported for a newer version). `account`
+// (the key the bytes were stored under) becomes record.account.
+Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view account);
 
 }  // namespace senderwatch
 

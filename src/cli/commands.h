@@ -21,6 +21,8 @@ inline constexpr int kExitStore = 3;     // the store cannot be opened or used
 struct GlobalOptions {
   std::string db;         // --db PATH; empty: from the policy, else Exim's spool
   std::string config;     // --config PATH; empty: /etc/exim4/senderwatch.toml
+  std::string exim_config;  // --exim-config FILE: passed to exim4/exipick as -C
+  bool verbose = false;   // --verbose: informational log lines on stderr
   bool json = false;      // --json
   bool color = false;     // decided from isatty(1), NO_COLOR and --color/--no-color
 };

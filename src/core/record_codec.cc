@@ -24,7 +24,8 @@ static_assert(kLockOffset == 1232);
 static_assert(kReleaseOffset + 8 == kFixedSize);
 // Bounds on the variable strings keep a record inside one LMDB page.
 constexpr size_t kMaxShortString = 64;
-constexpr size_t kMaxReason = 256;
+constexpr size_t kMaxWho = 32;
+constexpr size_t kMaxReason = 160;
 
 class Writer {
  public:
@@ -124,16 +125,15 @@ std::string EncodeRecord(const AccountRecord& r) {
   w.F64(r.lock.limit);
   w.I64(r.lock.window_seconds);
   w.I64(r.last_release.at);
-  w.Str(r.account, 256);
   w.Str(r.lock.rule, kMaxShortString);
   w.Str(r.lock.reason, kMaxReason);
-  w.Str(r.lock.by, kMaxShortString);
-  w.Str(r.last_release.by, kMaxShortString);
+  w.Str(r.lock.by, kMaxWho);
+  w.Str(r.last_release.by, kMaxWho);
   w.Str(r.last_release.reason, kMaxReason);
   return out;
 }
 
-Result<AccountRecord> DecodeRecord(std::string_view bytes) {
+Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view account) {
   if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic, 3) != 0) {
     return Corrupt("bad magic");
   }
@@ -186,15 +186,14 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes) {
   r.lock.limit = in.F64();
   r.lock.window_seconds = in.I64();
   r.last_release.at = in.I64();
-  r.account = in.Str(256);
   r.lock.rule = in.Str(kMaxShortString);
   r.lock.reason = in.Str(kMaxReason);
-  r.lock.by = in.Str(kMaxShortString);
-  r.last_release.by = in.Str(kMaxShortString);
+  r.lock.by = in.Str(kMaxWho);
+  r.last_release.by = in.Str(kMaxWho);
   r.last_release.reason = in.Str(kMaxReason);
   if (!in.ok()) return Corrupt("truncated strings");
   if (in.remaining() != 0) return Corrupt("trailing bytes");
-  if (r.account.empty()) return Corrupt("empty account name");
+  r.account = std::string(account);
   return r;
 }
 

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <set>
@@ -87,7 +89,17 @@ class HostLogger final : public Logger {
  public:
   explicit HostLogger(Host& host) : host_(host) {}
   void Log(LogLevel level, std::string_view message) noexcept override {
-    if (level >= LogLevel::kInfo) host_.LogMain(message);
+    if (level < LogLevel::kInfo) return;
+    // Every line of ours in the main log starts with "senderwatch:", so
+    // `grep senderwatch mainlog` finds store recovery messages too.
+    if (message.starts_with("senderwatch")) {
+      host_.LogMain(message);
+    } else {
+      try {
+        host_.LogMain("senderwatch: " + std::string(message));
+      } catch (...) {
+      }
+    }
   }
 
  private:

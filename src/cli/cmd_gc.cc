@@ -1,0 +1,66 @@
+// `senderwatch gc`: prunes stale records (Store::Prune) and says what it
+// freed. Run it from a timer (docs/operations.md).
+#include "cli/args.h"
+#include "cli/context.h"
+#include "cli/format.h"
+#include "cli/json.h"
+#include "cli/verbs.h"
+#include "cli/views.h"
+#include "senderwatch/units.h"
+
+namespace senderwatch::cli {
+
+const std::string_view kGcHelp = R"(Usage: senderwatch gc [--json]
+
+Removes records of accounts that have been inactive for longer than the
+retention ([store] retention in the policy, default 7d) and are not
+locked, and records that cannot be decoded. Locked accounts are never
+removed. The plugin also prunes when the store fills up; running gc daily
+keeps the store small and fast. Freed pages are reused by LMDB; the data
+file does not shrink.
+
+Options:
+  --json        machine-readable output (schema in docs/cli.md)
+
+Examples:
+  senderwatch gc
+  # daily, as the Exim user (see docs/operations.md for a systemd timer):
+  17 4 * * *  Debian-exim  /usr/bin/senderwatch gc
+
+Exit status: 0 ok, 2 usage error, 3 store error.
+)";
+
+int RunGc(const GlobalOptions& base, std::span<const std::string> args) {
+  auto parsed = ParseArgs(args, WithGlobalOptions({}));
+  if (!parsed) return UsageError("gc", parsed.error().message);
+  if (parsed->Has("help")) return Emit(kGcHelp);
+  auto options = ApplyGlobalOptions(base, *parsed);
+  if (!options) return UsageError("gc", options.error().message);
+  if (!parsed->positional().empty()) {
+    return UsageError("gc", "unexpected argument '" + parsed->positional().front() + "'");
+  }
+  auto context = OpenContext(*options, OpenMode::kReadWrite);
+  if (!context) return ReportError(context.error());
+  Context& ctx = **context;
+  const UnixSeconds now = ctx.clock.Now();
+  auto report = ctx.store->Prune(now);
+  if (!report) return ReportError(report.error());
+  if (ctx.options.json) {
+    JsonWriter json;
+    json.BeginObject();
+    json.Field("store", ctx.store_path);
+    WriteTime(json, "at", now);
+    json.Field("retention_seconds", ctx.policy.store.retention_seconds);
+    json.Field("examined", report->examined);
+    json.Field("removed", report->removed);
+    json.Field("bytes_freed", report->bytes_freed);
+    json.EndObject();
+    return Emit(json.Take());
+  }
+  return Emit("Examined " + Plural(report->examined, "record") + ", removed " +
+              std::to_string(report->removed) + " (inactive for more than " +
+              HumanDuration(ctx.policy.store.retention_seconds) + " or undecodable), freed " +
+              FormatBytes(report->bytes_freed) + " of records.\n");
+}
+
+}  // namespace senderwatch::cli

@@ -1,0 +1,220 @@
+// `senderwatch show ACCOUNT`: everything known about one account, and above
+// all why it is locked and how to release it.
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/context.h"
+#include "cli/format.h"
+#include "cli/json.h"
+#include "cli/verbs.h"
+#include "cli/views.h"
+#include "senderwatch/account.h"
+#include "senderwatch/network.h"
+#include "senderwatch/units.h"
+
+namespace senderwatch::cli {
+
+const std::string_view kShowHelp = R"(Usage: senderwatch show ACCOUNT [--json]
+
+Shows one account: whether it is locked, which rule locked it with which
+numbers and since when, who locked and released it, every rule's current
+value against its limit, each metric over 10 minutes, 1 hour and 24 hours,
+and the client networks it was used from.
+
+ACCOUNT is the SMTP AUTH login name ($authenticated_id), compared without
+regard to case and surrounding spaces.
+
+Reading the lock:
+  Locked since   when the lock began (and until when, for timed locks)
+  Why            the rule that fired and its numbers at that moment, e.g.
+                 "rule bounce-ratio: bounce_ratio 0.45 > 0.3 over 1h"
+  Evidence       the detail recorded with the lock (or the admin's reason)
+  Locked by      "senderwatch" for automatic locks, else the administrator
+Lock rules count only evidence after the last release, so a released account
+is not locked again by the spam that got it locked; rate limits (defer) keep
+counting.
+
+Options:
+  --json        machine-readable output (schema in docs/cli.md)
+
+Examples:
+  senderwatch show alice@example.com
+  senderwatch show alice@example.com --json | jq .record.lock
+
+After the password is changed:
+  senderwatch queue alice@example.com            review its queued mail
+  senderwatch unlock alice@example.com --reason "password changed"
+
+Exit status: 0 shown, 1 no such account, 2 usage error, 3 store error.
+)";
+
+namespace {
+
+std::string RuleWindowText(const RuleView& view) { return FormatDuration(view.rule->window_seconds); }
+
+std::string StatusText(const RuleView& view) {
+  if (!view.enabled) return "off";
+  if (view.fired) return "FIRES";
+  if (view.rule->min > 0 && view.min_basis < static_cast<double>(view.rule->min)) {
+    return "below min " + std::to_string(view.rule->min);
+  }
+  return "ok";
+}
+
+std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSeconds now,
+                        const std::vector<RuleView>& rules) {
+  const bool color = ctx.options.color;
+  const std::string name = SanitizeForTerminal(record.account);
+  const bool locked = record.IsLocked(now);
+  std::string out;
+  out += Paint(name, Style::kBold, color) + "  " +
+         (locked ? Paint("LOCKED", Style::kBoldRed, color) : Paint("not locked", Style::kGreen, color)) +
+         "\n\n";
+
+  KeyValueList lock;
+  if (locked) {
+    std::string since = FormatTimeAndAgo(record.lock.since, now);
+    since += record.lock.until == 0 ? ", until released"
+                                    : ", until " + FormatTimeAndAgo(record.lock.until, now);
+    lock.Add("Locked since", since);
+    lock.Add("Why", SanitizeForTerminal(LockExplanation(record.lock)), Style::kRed);
+    if (!record.lock.reason.empty()) lock.Add("Evidence", SanitizeForTerminal(record.lock.reason));
+    lock.Add("Locked by", record.lock.by == "senderwatch" || record.lock.by.empty()
+                              ? std::string("senderwatch (automatic)")
+                              : SanitizeForTerminal(record.lock.by));
+  } else if (record.lock.locked && record.lock.until != 0) {
+    lock.Add("Lock", "expired " + FormatTimeAndAgo(record.lock.until, now) + " (" +
+                         SanitizeForTerminal(LockExplanation(record.lock)) + ")");
+  }
+  lock.Add("Times locked", std::to_string(record.lock_count));
+  if (record.last_release.at != 0) {
+    std::string release = FormatTimeAndAgo(record.last_release.at, now);
+    if (!record.last_release.by.empty()) release += " by " + SanitizeForTerminal(record.last_release.by);
+    if (!record.last_release.reason.empty()) {
+      release += ": " + SanitizeForTerminal(record.last_release.reason);
+    }
+    lock.Add("Last release", release);
+  } else {
+    lock.Add("Last release", "never");
+  }
+  if (record.evidence_after != 0) {
+    lock.Add("Evidence after", FormatTime(record.evidence_after) +
+                                   " (lock rules ignore what came before)");
+  }
+  lock.Add("First seen", FormatTimeAndAgo(record.first_seen, now));
+  lock.Add("Last seen", FormatTimeAndAgo(record.last_seen, now));
+  out += lock.Render(color);
+
+  out += "\n" + Paint("Rules now", Style::kBold, color) + "\n";
+  Table rule_table({"RULE", "METRIC", "WINDOW", "VALUE", "LIMIT", "ACTION", "STATUS"},
+                   {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight,
+                    Table::Align::kRight, Table::Align::kRight, Table::Align::kLeft,
+                    Table::Align::kLeft});
+  for (const RuleView& view : rules) {
+    const Metric metric = view.rule->metric;
+    std::string value = FormatMetricValue(metric, view.value);
+    if (view.since_release) value += "*";
+    const Style style = view.fired ? Style::kRed : view.pressure >= 0.8 ? Style::kYellow : Style::kPlain;
+    rule_table.AddRow({{SanitizeForTerminal(view.rule->name)},
+                       {std::string(MetricName(metric))},
+                       {RuleWindowText(view)},
+                       {value, style},
+                       {FormatNumber(view.limit)},
+                       {std::string(ActionName(view.rule->action))},
+                       {StatusText(view), style}});
+  }
+  if (rules.empty()) {
+    out += "  (the policy has no rules)\n";
+  } else {
+    out += rule_table.Render(color, 2);
+    if (std::any_of(rules.begin(), rules.end(), [](const RuleView& v) { return v.since_release; })) {
+      out += "  * counted since the last release only\n";
+    }
+  }
+
+  out += "\n" + Paint("Counters", Style::kBold, color) + "\n";
+  std::vector<std::string> headers = {"METRIC"};
+  std::vector<Table::Align> align = {Table::Align::kLeft};
+  for (int64_t window : kStandardWindows) {
+    headers.push_back(FormatDuration(window));
+    align.push_back(Table::Align::kRight);
+  }
+  Table counters(headers, align);
+  for (Metric metric : kAllMetrics) {
+    std::vector<Table::Cell> row = {{std::string(MetricName(metric))}};
+    for (int64_t window : kStandardWindows) {
+      row.push_back({FormatMetricValue(metric, MetricValue(record, metric, window, now))});
+    }
+    counters.AddRow(std::move(row));
+  }
+  out += counters.Render(color, 2);
+
+  out += "\n" + Paint("Client networks", Style::kBold, color) + " (IPv4 /24, IPv6 /64; most recent first)\n";
+  std::vector<NetworkSighting> networks(
+      record.networks.begin(),
+      record.networks.begin() + std::min<size_t>(record.network_count, record.networks.size()));
+  std::sort(networks.begin(), networks.end(), [](const NetworkSighting& a, const NetworkSighting& b) {
+    return a.last_minute > b.last_minute;
+  });
+  if (networks.empty()) {
+    out += "  none recorded\n";
+  } else {
+    Table table({"NETWORK", "FIRST SEEN", "LAST SEEN"});
+    for (const NetworkSighting& n : networks) {
+      table.AddRow({{FormatClientNetwork(n.network)},
+                    {FormatAgo(static_cast<UnixSeconds>(n.first_minute) * 60, now)},
+                    {FormatAgo(static_cast<UnixSeconds>(n.last_minute) * 60, now)}});
+    }
+    out += table.Render(color, 2);
+  }
+
+  if (locked) {
+    const std::string quoted = ShellQuote(name);
+    out += "\n" + Paint("To release", Style::kBold, color) +
+           " it once its password has been changed:\n"
+           "  senderwatch queue " + quoted + "     (review the mail it left in the queue)\n"
+           "  senderwatch unlock " + quoted + " --reason \"password changed\"\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+int RunShow(const GlobalOptions& base, std::span<const std::string> args) {
+  auto parsed = ParseArgs(args, WithGlobalOptions({}));
+  if (!parsed) return UsageError("show", parsed.error().message);
+  if (parsed->Has("help")) return Emit(kShowHelp);
+  auto options = ApplyGlobalOptions(base, *parsed);
+  if (!options) return UsageError("show", options.error().message);
+  if (parsed->positional().size() != 1) return UsageError("show", "expects exactly one ACCOUNT");
+  auto account = NormalizeAccount(parsed->positional().front());
+  if (!account) return UsageError("show", account.error().message);
+
+  auto context = OpenContext(*options, OpenMode::kReadOnly);
+  if (!context) return ReportError(context.error());
+  Context& ctx = **context;
+  auto record = ctx.store->Get(*account);
+  if (!record) return ReportError(record.error());
+  if (!record->has_value()) {
+    std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
+                 SanitizeForTerminal(*account).c_str(), SanitizeForTerminal(ctx.store_path).c_str());
+    return kExitNotFound;
+  }
+  const UnixSeconds now = ctx.clock.Now();
+  const std::vector<RuleView> rules = ViewRules(ctx.policy, **record, now);
+  if (ctx.options.json) {
+    JsonWriter json;
+    json.BeginObject();
+    WriteTime(json, "now", now);
+    json.Key("record");
+    WriteRecordJson(json, **record, now);
+    json.Key("rules");
+    WriteRulesJson(json, rules);
+    json.EndObject();
+    return Emit(json.Take());
+  }
+  return Emit(RenderHuman(ctx, **record, now, rules));
+}
+
+}  // namespace senderwatch::cli

@@ -1,0 +1,78 @@
+// `senderwatch stats`: the store's health at a glance (Store::Stats).
+#include "cli/args.h"
+#include "cli/context.h"
+#include "cli/format.h"
+#include "cli/json.h"
+#include "cli/verbs.h"
+#include "cli/views.h"
+#include "senderwatch/units.h"
+
+namespace senderwatch::cli {
+
+const std::string_view kStatsHelp = R"(Usage: senderwatch stats [--json]
+
+Shows where the store is, how many records and locked accounts it holds,
+how much of its maximum size (the LMDB map, [store] max_size) is in use,
+the oldest activity it still remembers, and how many reader slots of dead
+processes were cleared on opening. When 'used' approaches 'max size', raise
+max_size in the policy or run 'senderwatch gc'.
+
+Options:
+  --json        machine-readable output (schema in docs/cli.md)
+
+Examples:
+  senderwatch stats
+  senderwatch --db /tmp/copy-of-store stats --json
+
+Exit status: 0 ok, 2 usage error, 3 store error.
+)";
+
+int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
+  auto parsed = ParseArgs(args, WithGlobalOptions({}));
+  if (!parsed) return UsageError("stats", parsed.error().message);
+  if (parsed->Has("help")) return Emit(kStatsHelp);
+  auto options = ApplyGlobalOptions(base, *parsed);
+  if (!options) return UsageError("stats", options.error().message);
+  if (!parsed->positional().empty()) {
+    return UsageError("stats", "unexpected argument '" + parsed->positional().front() + "'");
+  }
+  auto context = OpenContext(*options, OpenMode::kReadOnly);
+  if (!context) return ReportError(context.error());
+  Context& ctx = **context;
+  const UnixSeconds now = ctx.clock.Now();
+  auto stats = ctx.store->Stats();
+  if (!stats) return ReportError(stats.error());
+  if (ctx.options.json) {
+    JsonWriter json;
+    json.BeginObject();
+    json.Field("location", stats->location);
+    json.Field("records", stats->records);
+    json.Field("locked", stats->locked);
+    json.Field("map_size", stats->map_size);
+    json.Field("used_bytes", stats->used_bytes);
+    json.Field("file_bytes", stats->file_bytes);
+    WriteTime(json, "oldest_activity", stats->oldest_activity);
+    json.Field("stale_readers_cleared", stats->stale_readers_cleared);
+    json.EndObject();
+    return Emit(json.Take());
+  }
+  KeyValueList list;
+  list.Add("Store", SanitizeForTerminal(stats->location));
+  list.Add("Records", std::to_string(stats->records));
+  list.Add("Locked", std::to_string(stats->locked), stats->locked > 0 ? Style::kRed : Style::kPlain);
+  std::string used = FormatBytes(stats->used_bytes);
+  if (stats->map_size > 0) {
+    const double share = static_cast<double>(stats->used_bytes) / static_cast<double>(stats->map_size);
+    used += " (" + FormatPercent(share) + " of max size)";
+    list.Add("Used", used, share >= 0.8 ? Style::kYellow : Style::kPlain);
+  } else {
+    list.Add("Used", used);
+  }
+  list.Add("Max size", FormatBytes(stats->map_size));
+  list.Add("Data file", FormatBytes(stats->file_bytes));
+  list.Add("Oldest activity", FormatTimeAndAgo(stats->oldest_activity, now));
+  list.Add("Stale readers cleared", std::to_string(stats->stale_readers_cleared));
+  return Emit(list.Render(ctx.options.color, 0));
+}
+
+}  // namespace senderwatch::cli

@@ -1,0 +1,118 @@
+// `senderwatch unlock ACCOUNT`: releases a lock after the password has been
+// changed (Engine::Unlock). Lock rules then count only new evidence.
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/context.h"
+#include "cli/format.h"
+#include "cli/json.h"
+#include "cli/verbs.h"
+#include "cli/views.h"
+#include "senderwatch/account.h"
+#include "senderwatch/engine.h"
+#include "senderwatch/units.h"
+
+namespace senderwatch::cli {
+
+const std::string_view kUnlockHelp = R"(Usage: senderwatch unlock ACCOUNT [--reason TEXT] [--reset] [--json]
+
+Releases the lock of ACCOUNT: the plugin answers verdict=ok for it again.
+Do this after the account's password has been changed, or the spammer is
+back at once.
+
+A release starts the account afresh for the lock rules: evidence from before
+the release (the bounces and networks that got it locked) no longer counts
+towards a lock. Rate limits (defer rules) keep counting what really happened
+unless --reset clears every counter and the client networks as well.
+The release is stored durably with who released it ($SUDO_USER, else the
+login name) and the reason; 'senderwatch show' displays it.
+
+Unlocking an account that is not locked is harmless: only the evidence
+before now is set aside.
+
+Options:
+  --reason TEXT  why, e.g. "password changed" (recommended)
+  --reset        also clear all counters and client networks
+  --json         machine-readable output (schema in docs/cli.md)
+
+Examples:
+  senderwatch unlock alice@example.com --reason "password changed, ticket 4711"
+  senderwatch unlock alice@example.com --reset
+
+Mail the spammer left in the queue is not released or removed by this:
+see 'senderwatch queue ACCOUNT'.
+
+Exit status: 0 released (or was not locked), 1 no such account, 2 usage error,
+3 store error.
+)";
+
+int RunUnlock(const GlobalOptions& base, std::span<const std::string> args) {
+  auto parsed = ParseArgs(args, WithGlobalOptions({{"reason", 0, true}, {"reset", 0, false}}));
+  if (!parsed) return UsageError("unlock", parsed.error().message);
+  if (parsed->Has("help")) return Emit(kUnlockHelp);
+  auto options = ApplyGlobalOptions(base, *parsed);
+  if (!options) return UsageError("unlock", options.error().message);
+  if (parsed->positional().size() != 1) return UsageError("unlock", "expects exactly one ACCOUNT");
+  auto account = NormalizeAccount(parsed->positional().front());
+  if (!account) return UsageError("unlock", account.error().message);
+  const std::string reason = parsed->Value("reason").value_or("");
+  const bool reset = parsed->Has("reset");
+
+  auto context = OpenContext(*options, OpenMode::kReadWrite);
+  if (!context) return ReportError(context.error());
+  Context& ctx = **context;
+  const UnixSeconds now = ctx.clock.Now();
+  const std::string by = AdminName();
+
+  auto before = ctx.store->Get(*account);
+  if (!before) return ReportError(before.error());
+  if (!before->has_value()) {
+    std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
+                 SanitizeForTerminal(*account).c_str(), SanitizeForTerminal(ctx.store_path).c_str());
+    return kExitNotFound;
+  }
+  const LockState previous = (*before)->lock;
+  const bool was_locked = (*before)->IsLocked(now);
+
+  QuietLogger quiet(*ctx.logger);
+  Engine engine(ctx.policy, *ctx.store, ctx.clock, quiet);
+  auto released = engine.Unlock(*account, reason, by, reset);
+  if (!released) return ReportError(released.error());
+  if (!released->has_value()) {  // erased in between (gc)
+    std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
+                 SanitizeForTerminal(*account).c_str(), SanitizeForTerminal(ctx.store_path).c_str());
+    return kExitNotFound;
+  }
+  const AccountRecord& record = **released;
+
+  if (ctx.options.json) {
+    JsonWriter json;
+    json.BeginObject();
+    json.Field("action", "unlock");
+    json.Field("account", record.account);
+    json.Field("was_locked", was_locked);
+    json.Field("reset", reset);
+    json.Field("by", by);
+    json.Key("record");
+    WriteRecordJson(json, record, now);
+    json.EndObject();
+    return Emit(json.Take());
+  }
+  const std::string name = SanitizeForTerminal(record.account);
+  std::string out;
+  if (was_locked) {
+    out = "Released " + Paint(name, Style::kBold, ctx.options.color) + " (locked " +
+          FormatAgo(previous.since, now) + ", " + SanitizeForTerminal(LockExplanation(previous)) +
+          ").\n";
+  } else {
+    out = name + " was not locked.\n";
+  }
+  out += reset ? "All counters and client networks were cleared.\n"
+               : "Lock rules count only evidence from now on.\n";
+  if (was_locked) {
+    out += "Mail it left in the queue: senderwatch queue " + ShellQuote(name) + "\n";
+  }
+  return Emit(out);
+}
+
+}  // namespace senderwatch::cli

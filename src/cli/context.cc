@@ -1,0 +1,162 @@
+// Shared set-up for the verbs; see context.h.
+#include "cli/context.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "cli/exim.h"
+#include "cli/format.h"
+
+namespace senderwatch::cli {
+namespace {
+
+class StderrLogger final : public Logger {
+ public:
+  explicit StderrLogger(bool verbose) {
+    const char* no_color = std::getenv("NO_COLOR");
+    const auto mode = no_color != nullptr && no_color[0] != '\0' ? spdlog::color_mode::never
+                                                                 : spdlog::color_mode::automatic;
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_st>(mode);
+    logger_ = std::make_unique<spdlog::logger>("senderwatch", std::move(sink));
+    logger_->set_pattern("senderwatch: %^%l%$: %v");
+    logger_->set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+  }
+
+  void Log(LogLevel level, std::string_view message) noexcept override {
+    // The library prefixes lines for Exim's main log; the pattern has it.
+    if (message.starts_with("senderwatch: ")) message.remove_prefix(13);
+    try {
+      logger_->log(ToSpdlog(level), "{}", message);
+    } catch (...) {
+      // Logging must never take the command down.
+    }
+  }
+
+ private:
+  static spdlog::level::level_enum ToSpdlog(LogLevel level) {
+    switch (level) {
+      case LogLevel::kDebug: return spdlog::level::debug;
+      case LogLevel::kInfo: return spdlog::level::info;
+      case LogLevel::kWarning: return spdlog::level::warn;
+      case LogLevel::kError: return spdlog::level::err;
+    }
+    return spdlog::level::err;
+  }
+
+  std::unique_ptr<spdlog::logger> logger_;
+};
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 || errno != ENOENT;
+}
+
+}  // namespace
+
+std::unique_ptr<Logger> NewStderrLogger(bool verbose) {
+  try {
+    return std::make_unique<StderrLogger>(verbose);
+  } catch (...) {
+    return std::make_unique<NullLogger>();
+  }
+}
+
+std::string ConfigPath(const GlobalOptions& options) {
+  return options.config.empty() ? std::string(kDefaultConfigPath) : options.config;
+}
+
+Result<Policy> LoadEffectivePolicy(const GlobalOptions& options) {
+  const std::string path = ConfigPath(options);
+  if (options.config.empty() && !FileExists(path)) return DefaultPolicy();
+  return LoadPolicyFile(path);
+}
+
+std::string ResolveStorePath(const GlobalOptions& options, const Policy& policy, Logger& logger) {
+  if (!options.db.empty()) return options.db;
+  if (!policy.store.path.empty()) return policy.store.path;
+  std::string note;
+  const std::string spool = FindSpoolDirectory(options.exim_config, &note);
+  if (!note.empty()) logger.Log(LogLevel::kWarning, note);
+  return spool + "/db/senderwatch";
+}
+
+std::string AdminName() {
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && sudo[0] != '\0') {
+    return SanitizeForTerminal(sudo);
+  }
+  if (const char* login = getlogin(); login != nullptr && login[0] != '\0') {
+    return SanitizeForTerminal(login);
+  }
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return SanitizeForTerminal(pw->pw_name);
+  }
+  return "uid " + std::to_string(getuid());
+}
+
+int ExitCodeFor(const Error& error) {
+  switch (error.kind) {
+    case ErrorKind::kInvalidArgument:
+    case ErrorKind::kConfig:
+      return kExitUsage;
+    case ErrorKind::kStoreOpen:
+    case ErrorKind::kStoreCorrupt:
+    case ErrorKind::kStoreFull:
+    case ErrorKind::kStoreIo:
+    case ErrorKind::kUnsupported:
+      return kExitStore;
+  }
+  return kExitStore;
+}
+
+int ReportError(const Error& error) {
+  std::fprintf(stderr, "senderwatch: error: %s\n", SanitizeForTerminal(error.message).c_str());
+  if (error.kind == ErrorKind::kStoreOpen && (error.code == EACCES || error.code == EPERM)) {
+    std::fprintf(stderr,
+                 "senderwatch: hint: the store belongs to the Exim user; run as root or as it:\n"
+                 "  sudo -u Debian-exim senderwatch ...\n");
+  } else if (error.kind == ErrorKind::kStoreOpen && error.code == ENOENT) {
+    std::fprintf(stderr,
+                 "senderwatch: hint: no store there yet (nothing recorded so far?), or pass --db PATH\n");
+  } else if (error.kind == ErrorKind::kConfig) {
+    std::fprintf(stderr, "senderwatch: hint: senderwatch check-config FILE shows what is wrong\n");
+  }
+  return ExitCodeFor(error);
+}
+
+int UsageError(std::string_view verb, std::string_view message) {
+  const std::string name = verb.empty() ? "senderwatch" : "senderwatch " + std::string(verb);
+  std::fprintf(stderr, "%s: %s\nTry '%s --help'.\n", name.c_str(),
+               SanitizeForTerminal(message).c_str(), name.c_str());
+  return kExitUsage;
+}
+
+Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenMode mode) {
+  auto context = std::make_unique<Context>();
+  context->options = options;
+  context->logger = NewStderrLogger(options.verbose);
+  auto policy = LoadEffectivePolicy(options);
+  if (!policy) return std::unexpected(policy.error());
+  context->policy = std::move(*policy);
+  context->store_path = ResolveStorePath(options, context->policy, *context->logger);
+  StoreSettings settings = context->policy.store;
+  settings.path = context->store_path;
+  auto store = OpenLmdbStore(settings, context->clock, *context->logger, mode);
+  if (!store) return std::unexpected(store.error());
+  context->store = std::move(*store);
+  return context;
+}
+
+bool WriteOut(std::string_view text) {
+  if (text.empty()) return true;
+  const size_t written = std::fwrite(text.data(), 1, text.size(), stdout);
+  return written == text.size() && std::fflush(stdout) == 0;
+}
+
+}  // namespace senderwatch::cli

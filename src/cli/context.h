@@ -1,0 +1,93 @@
+// What every verb needs before it can do its job: the effective policy, the
+// store path resolved exactly as the plugin resolves it, a logger on stderr,
+// and the store itself. Verbs call OpenContext and never repeat this logic.
+#ifndef SENDERWATCH_SRC_CLI_CONTEXT_H_
+#define SENDERWATCH_SRC_CLI_CONTEXT_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cli/commands.h"
+#include "senderwatch/clock.h"
+#include "senderwatch/error.h"
+#include "senderwatch/log.h"
+#include "senderwatch/policy.h"
+#include "senderwatch/store.h"
+
+namespace senderwatch::cli {
+
+// The plugin's default policy file; a missing default file means built-in
+// defaults (DefaultPolicy()), a missing --config file is an error.
+inline constexpr std::string_view kDefaultConfigPath = "/etc/exim4/senderwatch.toml";
+
+// A Logger writing "senderwatch: warning: ..." lines to stderr through an
+// spdlog sink owned by this object (no global registry). Info and debug lines
+// appear only when verbose. Coloured only when stderr is a terminal and
+// NO_COLOR is unset.
+std::unique_ptr<Logger> NewStderrLogger(bool verbose);
+
+// Passes lines on to `inner`, with warnings lowered to info. For the
+// engine's audit lines ("account alice released by bob") when the CLI
+// itself prints the outcome: they would only repeat it on stderr.
+class QuietLogger final : public Logger {
+ public:
+  explicit QuietLogger(Logger& inner) : inner_(inner) {}
+  void Log(LogLevel level, std::string_view message) noexcept override {
+    inner_.Log(level == LogLevel::kWarning ? LogLevel::kInfo : level, message);
+  }
+
+ private:
+  Logger& inner_;
+};
+
+// The policy file to use, and whether it was given explicitly.
+std::string ConfigPath(const GlobalOptions& options);
+
+// Loads the effective policy: the --config file, else the default file, else
+// (no default file) DefaultPolicy().
+Result<Policy> LoadEffectivePolicy(const GlobalOptions& options);
+
+// --db, else the policy's [store] path, else $spool_directory/db/senderwatch
+// with spool_directory from `exim4 -bP` (see exim.h). Logs a warning when
+// Exim could not be asked.
+std::string ResolveStorePath(const GlobalOptions& options, const Policy& policy, Logger& logger);
+
+// Who is acting, for lock and release records: $SUDO_USER when set, else the
+// login name, else the user name of the real uid, else "uid N".
+std::string AdminName();
+
+// The exit code for a library error (commands.h): configuration and argument
+// errors are usage errors (2), store errors are 3.
+int ExitCodeFor(const Error& error);
+
+// Prints "senderwatch: error: MESSAGE" (plus a hint for permission errors)
+// to stderr and returns ExitCodeFor(error).
+int ReportError(const Error& error);
+// Prints "senderwatch VERB: MESSAGE" and a pointer to `--help`; returns 2.
+int UsageError(std::string_view verb, std::string_view message);
+
+// Everything a verb that touches the store needs. Members are declared in
+// the order they must be destroyed in reverse: the store borrows the clock
+// and the logger.
+struct Context {
+  GlobalOptions options;
+  Policy policy;
+  SystemClock clock;
+  std::unique_ptr<Logger> logger;
+  std::string store_path;
+  std::unique_ptr<Store> store;
+};
+
+// Loads the policy, resolves the store path and opens the LMDB store.
+// Read-only for verbs that only look (top, show, dump, stats): LMDB still
+// needs write access to lock.mdb for readers.
+Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenMode mode);
+
+// Prints `text` to stdout exactly as given (no added newline); returns false
+// when stdout is gone (a closed pipe).
+bool WriteOut(std::string_view text);
+
+}  // namespace senderwatch::cli
+
+#endif  // SENDERWATCH_SRC_CLI_CONTEXT_H_

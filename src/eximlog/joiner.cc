@@ -1,0 +1,206 @@
+// Message-id join of main-log lines; see joiner.h for the mapping.
+#include "eximlog/joiner.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+
+#include "senderwatch/account.h"
+
+namespace senderwatch::eximlog {
+namespace {
+
+uint64_t Mix(uint64_t x) {
+  // splitmix64 finaliser: cheap and good enough for ids and addresses.
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+// Case-insensitive hash of an address (Exim compares domains caselessly;
+// the same recipient may be logged in two spellings).
+uint64_t AddressHash(std::string_view address) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const char c : address) {
+    const char lower = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    h = (h ^ static_cast<uint8_t>(lower)) * 1099511628211ULL;
+  }
+  return Mix(h);
+}
+
+}  // namespace
+
+size_t Joiner::MessageKeyHash::operator()(const MessageKey& key) const noexcept {
+  return static_cast<size_t>(Mix(key.words[0] ^ Mix(key.words[1] ^ Mix(key.words[2]))));
+}
+
+size_t Joiner::StringHash::operator()(std::string_view s) const noexcept {
+  return std::hash<std::string_view>{}(s);
+}
+
+Joiner::Joiner(EventSink& sink, JoinOptions options) : sink_(sink), options_(options) {}
+
+Joiner::MessageKey Joiner::KeyOf(std::string_view message_id) {
+  MessageKey key;
+  std::memcpy(key.words, message_id.data(), std::min(message_id.size(), sizeof(key.words)));
+  return key;
+}
+
+bool Joiner::Intern(std::string_view raw, AccountRef& out) {
+  auto it = raw_ids_.find(raw);
+  if (it == raw_ids_.end()) {
+    uint32_t index = kNoAccount;
+    auto normalized = NormalizeAccount(raw);
+    if (normalized) {
+      auto [named, inserted] = by_name_.try_emplace(*normalized, static_cast<uint32_t>(names_.size()));
+      if (inserted) names_.push_back(*normalized);
+      index = named->second;
+    }
+    it = raw_ids_.emplace(std::string(raw), index).first;
+  }
+  if (it->second == kNoAccount) {
+    ++stats_.invalid_accounts;
+    return false;
+  }
+  out = Ref(it->second);
+  return true;
+}
+
+void Joiner::Feed(const LogLine& line) {
+  if (line.time >= next_sweep_) {
+    if (next_sweep_ != 0) Sweep(line.time);
+    next_sweep_ = line.time + 3600;
+  }
+  switch (line.kind) {
+    case LineKind::kArrival:
+      Arrival(line);
+      break;
+    case LineKind::kDelivery:
+    case LineKind::kFailure:
+    case LineKind::kDeferral:
+      AddressLine(line);
+      break;
+    case LineKind::kCompleted:
+      if (open_.erase(KeyOf(line.message_id)) > 0) stats_.open_messages = open_.size();
+      break;
+    case LineKind::kRejectedRcpt: {
+      AccountRef account;
+      if (line.auth_id.empty() || !Intern(line.auth_id, account)) break;
+      ++stats_.rejected_rcpts;
+      ++stats_.recipients;
+      sink_.OnRecipients(line.time, account, line.client_ip, 1);
+      break;
+    }
+    case LineKind::kAuthFailure: {
+      AccountRef account;
+      if (line.user.empty() || !Intern(line.user, account)) break;
+      ++stats_.authfails;
+      sink_.OnAuthfail(line.time, account, line.client_ip);
+      break;
+    }
+    case LineKind::kMalformed:
+    case LineKind::kOther:
+      break;
+  }
+}
+
+void Joiner::Arrival(const LogLine& line) {
+  ++stats_.messages;
+  if (line.sender == "<>" && !line.bounce_of.empty()) ++stats_.bounce_messages;
+  const MessageKey key = KeyOf(line.message_id);
+  AccountRef account;
+  if (line.auth_id.empty() || !Intern(line.auth_id, account)) {
+    // Not an account's message; drop what a cutthrough line may have opened.
+    if (open_.erase(key) > 0) stats_.open_messages = open_.size();
+    return;
+  }
+  ++stats_.authenticated_messages;
+  OpenMessage& message = open_[key];
+  stats_.open_messages = open_.size();
+  stats_.peak_open_messages = std::max(stats_.peak_open_messages, stats_.open_messages);
+  message.account = account.index;
+  message.arrived = true;
+  message.last_seen = line.time;
+  const size_t ip_length = std::min(line.client_ip.size(), sizeof(message.ip));
+  std::memcpy(message.ip, line.client_ip.data(), ip_length);
+  message.ip_length = static_cast<uint8_t>(ip_length);
+  if (line.has_recipient_list) {
+    ++stats_.listed_messages;
+    message.counted_at_arrival = true;
+    message.counted.clear();
+    message.counted.shrink_to_fit();
+    if (line.recipient_count > 0) {
+      stats_.recipients += line.recipient_count;
+      sink_.OnRecipients(line.time, account, line.client_ip, line.recipient_count);
+    }
+  } else if (!message.counted.empty()) {
+    // Cutthrough deliveries logged before this line.
+    const auto count = static_cast<uint32_t>(message.counted.size());
+    stats_.recipients += count;
+    sink_.OnRecipients(line.time, account, line.client_ip, count);
+  }
+}
+
+void Joiner::CountRecipient(OpenMessage& message, std::string_view top_address,
+                            UnixSeconds time) {
+  if (message.counted_at_arrival) return;
+  const uint64_t hash = AddressHash(top_address);
+  if (std::find(message.counted.begin(), message.counted.end(), hash) != message.counted.end()) {
+    return;
+  }
+  message.counted.push_back(hash);
+  if (!message.arrived) return;  // counted when the "<=" line comes
+  ++stats_.recipients;
+  sink_.OnRecipients(time, Ref(message.account), message.client_ip(), 1);
+}
+
+void Joiner::AddressLine(const LogLine& line) {
+  if (line.kind == LineKind::kDeferral && line.retry_skipped) {
+    ++stats_.retry_skips;
+    return;
+  }
+  const MessageKey key = KeyOf(line.message_id);
+  auto it = open_.find(key);
+  if (it == open_.end()) {
+    if (line.kind == LineKind::kDelivery && line.cutthrough) {
+      // ">>" comes before the message's "<=": remember the recipient.
+      OpenMessage& message = open_[key];
+      message.last_seen = line.time;
+      message.counted.push_back(AddressHash(line.top_address));
+      stats_.open_messages = open_.size();
+      stats_.peak_open_messages = std::max(stats_.peak_open_messages, stats_.open_messages);
+    } else if (line.kind != LineKind::kDelivery) {
+      ++stats_.unattributed_failures;
+    }
+    return;
+  }
+  OpenMessage& message = it->second;
+  message.last_seen = line.time;
+  CountRecipient(message, line.top_address, line.time);
+  if (!message.arrived) return;
+  if (line.kind == LineKind::kFailure) {
+    ++stats_.bounces;
+    sink_.OnBounce(line.time, Ref(message.account), line.address, line.reason);
+  } else if (line.kind == LineKind::kDeferral) {
+    ++stats_.defers;
+    sink_.OnDefer(line.time, Ref(message.account), line.address, line.reason);
+  }
+}
+
+void Joiner::Sweep(UnixSeconds now) {
+  const UnixSeconds horizon = now - options_.max_message_idle_seconds;
+  for (auto it = open_.begin(); it != open_.end();) {
+    if (it->second.last_seen < horizon) {
+      it = open_.erase(it);
+      ++stats_.evicted_messages;
+    } else {
+      ++it;
+    }
+  }
+  stats_.open_messages = open_.size();
+}
+
+}  // namespace senderwatch::eximlog

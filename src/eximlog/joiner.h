@@ -1,0 +1,143 @@
+// Joins main-log lines by message id into what the live plugin would have
+// been told: which account sent how many recipients from where, and which
+// of its recipients failed. A "**" line names only a message id and an
+// address; the account is on that message's "<=" line, often many lines (or
+// hours) earlier. The joiner remembers the account of every open
+// authenticated message until its "Completed" line, so memory grows with
+// accounts and messages in the queue, not with the length of the log.
+//
+// Mapping (docs/replay.md explains the approximations):
+//   "<= ... A=auth:id H=[ip]"           the message belongs to account id;
+//                                        with "for r1 r2" (+received_recipients)
+//                                        its recipients are counted here
+//   first "=>", "->", ">>", "**", "=="   without a "for" list: the recipient
+//     line of each top-level recipient   is counted when it first appears
+//   "**"                                 a bounce caused by the account
+//   "==" (not "retry time not reached") a deferral
+//   "A=auth:id ... rejected RCPT"        a recipient counted (the plugin ran)
+//   "authenticator failed ... set_id=u"  an authentication failure of u
+// Arrivals without an authenticated id ("A=" missing or without ":id",
+// bounces "<= <>", local submissions) belong to no account.
+#ifndef SENDERWATCH_SRC_EXIMLOG_JOINER_H_
+#define SENDERWATCH_SRC_EXIMLOG_JOINER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "eximlog/log_line.h"
+#include "senderwatch/clock.h"
+
+namespace senderwatch::eximlog {
+
+// An account as the joiner knows it: a dense index (0, 1, 2...) for tables
+// and its normalised name (NormalizeAccount).
+struct AccountRef {
+  uint32_t index = 0;
+  std::string_view name;
+};
+
+// Receives the joined events in log order. Views are valid during the call.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // `count` recipients (RCPTs) of `account` from `client_ip` (may be empty).
+  virtual void OnRecipients(UnixSeconds time, AccountRef account,
+                            std::string_view client_ip, uint32_t count) = 0;
+  virtual void OnBounce(UnixSeconds time, AccountRef account,
+                        std::string_view recipient, std::string_view reason) = 0;
+  virtual void OnDefer(UnixSeconds time, AccountRef account,
+                       std::string_view recipient, std::string_view reason) = 0;
+  virtual void OnAuthfail(UnixSeconds time, AccountRef account,
+                          std::string_view client_ip) = 0;
+};
+
+struct JoinOptions {
+  // An open message with no line for this long is forgotten (Exim's default
+  // retry rule gives up after 4 days; frozen bounces may linger longer).
+  // Bounds memory when "Completed" lines are missing (a log cut mid-queue).
+  int64_t max_message_idle_seconds = 10 * 86400;
+};
+
+struct JoinStats {
+  uint64_t messages = 0;                // arrivals ("<=", "(=")
+  uint64_t authenticated_messages = 0;  // arrivals with A=auth:id
+  uint64_t listed_messages = 0;         // of those, with a "for" list
+  uint64_t bounce_messages = 0;         // arrivals from "<>" with R=
+  uint64_t recipients = 0;              // recipients counted for accounts
+  uint64_t bounces = 0;
+  uint64_t defers = 0;
+  uint64_t retry_skips = 0;             // "==" lines where Exim did not try
+  uint64_t rejected_rcpts = 0;          // rejected RCPTs of authenticated clients
+  uint64_t authfails = 0;
+  uint64_t invalid_accounts = 0;        // ids NormalizeAccount refused
+  uint64_t unattributed_failures = 0;   // "**"/"==" of messages not known as an account's
+  uint64_t open_messages = 0;           // now
+  uint64_t peak_open_messages = 0;
+  uint64_t evicted_messages = 0;        // forgotten after max_message_idle_seconds
+};
+
+class Joiner {
+ public:
+  explicit Joiner(EventSink& sink, JoinOptions options = {});
+
+  // Feeds one parsed line. kMalformed and kOther lines are ignored.
+  void Feed(const LogLine& line);
+
+  size_t account_count() const { return names_.size(); }
+  const std::string& account_name(uint32_t index) const { return names_[index]; }
+  const JoinStats& stats() const { return stats_; }
+
+  // The account of `raw` (an id as logged), interned; false when the name
+  // is invalid (empty, too long, control characters).
+  bool Intern(std::string_view raw, AccountRef& out);
+
+ private:
+  // Exim message ids are 16 or 23 characters; the key holds them verbatim.
+  struct MessageKey {
+    uint64_t words[3] = {0, 0, 0};
+    friend bool operator==(const MessageKey&, const MessageKey&) = default;
+  };
+  struct MessageKeyHash {
+    size_t operator()(const MessageKey& key) const noexcept;
+  };
+  static constexpr uint32_t kNoAccount = UINT32_MAX;
+  struct OpenMessage {
+    uint32_t account = kNoAccount;  // kNoAccount: seen before its "<="
+    bool arrived = false;
+    bool counted_at_arrival = false;  // the "for" list was counted
+    uint8_t ip_length = 0;
+    char ip[46] = {};
+    UnixSeconds last_seen = 0;
+    // Hashes of the top-level recipients already counted (no "for" list).
+    std::vector<uint64_t> counted;
+    std::string_view client_ip() const { return {ip, ip_length}; }
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept;
+  };
+
+  static MessageKey KeyOf(std::string_view message_id);
+  void Arrival(const LogLine& line);
+  void AddressLine(const LogLine& line);
+  void CountRecipient(OpenMessage& message, std::string_view top_address, UnixSeconds time);
+  void Sweep(UnixSeconds now);
+  AccountRef Ref(uint32_t index) const { return {index, names_[index]}; }
+
+  EventSink& sink_;
+  JoinOptions options_;
+  JoinStats stats_;
+  std::unordered_map<MessageKey, OpenMessage, MessageKeyHash> open_;
+  // Raw id as logged -> index (kNoAccount: invalid); normalised name -> index.
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> raw_ids_;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> by_name_;
+  std::vector<std::string> names_;
+  UnixSeconds next_sweep_ = 0;
+};
+
+}  // namespace senderwatch::eximlog
+
+#endif  // SENDERWATCH_SRC_EXIMLOG_JOINER_H_

@@ -1,0 +1,875 @@
+// The LMDB store: one environment per process in a directory shared by every
+// Exim process and the CLI. Exim's process model shapes everything here
+// (docs/format.md, "Store layout", describes the files):
+//
+//  * Exim forks constantly and its processes are short-lived, so every write
+//    is one short transaction, nothing is cached between calls, and a Store
+//    inherited across fork() is neither used nor closed by the child.
+//  * Hooks run as Debian-exim and as root with umask 000, the CLI perhaps as
+//    root with umask 022: files are 0660 and root hands them to the owner of
+//    the directory (store_files.h).
+//  * Counters are soft state; locks are not. Lock changes are synced before
+//    Update returns and also written to the lock journal, which survives the
+//    rebuild of a damaged store.
+//  * A full map prunes stale records and retries once; a damaged data file is
+//    set aside and rebuilt. Neither is fatal to mail.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "senderwatch/account.h"
+#include "senderwatch/store.h"
+#include "store/lmdb_env.h"
+#include "store/lock_journal.h"
+#include "store/store_files.h"
+
+namespace senderwatch {
+namespace {
+
+using store_internal::DirInfo;
+using store_internal::FileLock;
+using store_internal::JournalEntry;
+
+constexpr std::string_view kDataFile = "data.mdb";
+constexpr std::string_view kLockFile = "lock.mdb";
+constexpr std::string_view kRebuildLock = "rebuild.lock";
+constexpr char kRecordsDb[] = "records";
+constexpr char kMetaDb[] = "meta";
+constexpr std::string_view kMetaFormat = "format";
+constexpr std::string_view kMetaCreated = "created";
+constexpr std::string_view kMetaLastSync = "last_sync";
+// The layout of the environment (named databases, meta keys); records carry
+// their own version (kRecordVersion).
+constexpr uint32_t kStoreFormat = 1;
+// Exim may run hundreds of processes at once; a slot costs 64 bytes.
+constexpr unsigned int kMaxReaders = 1024;
+constexpr MDB_dbi kMaxDbs = 4;
+constexpr std::string_view kMetaLastPrune = "last_prune";
+// Records examined per prune transaction: keeps the writer lock short.
+constexpr size_t kPruneBatch = 256;
+// Headroom a prune may use beyond max_size: max_size/32, at least 64 pages.
+// LMDB copies every page it changes, so in a map that is completely full
+// even deleting records fails with MDB_MAP_FULL; without headroom a full
+// store could never be pruned again.
+constexpr uint64_t kHeadroomDivisor = 32;
+constexpr uint64_t kMinHeadroomPages = 64;
+
+std::string EncodeU32(uint32_t value) {
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  return out;
+}
+
+std::string EncodeI64(int64_t value) {
+  const auto bits = static_cast<uint64_t>(value);
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+  return out;
+}
+
+std::optional<uint64_t> DecodeLittleEndian(std::string_view bytes, size_t size) {
+  if (bytes.size() != size) return std::nullopt;
+  uint64_t value = 0;
+  for (size_t i = 0; i < size; ++i) {
+    value |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
+  }
+  return value;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Which store directories this process has open: LMDB forbids opening one
+// environment twice in a process (closing either drops the other's fcntl
+// locks on lock.mdb). Entries of a parent process do not count after fork().
+class OpenStores {
+ public:
+  static bool Add(dev_t dev, ino_t ino) {
+    std::lock_guard<std::mutex> guard(Mutex());
+    Reset();
+    return Ids().insert({dev, ino}).second;
+  }
+  static void Remove(dev_t dev, ino_t ino) {
+    std::lock_guard<std::mutex> guard(Mutex());
+    Reset();
+    Ids().erase({dev, ino});
+  }
+
+ private:
+  static void Reset() {
+    static pid_t owner = 0;
+    if (owner != getpid()) {
+      Ids().clear();
+      owner = getpid();
+    }
+  }
+  static std::mutex& Mutex() {
+    static auto* mutex = new std::mutex;  // never destroyed: safe at exit
+    return *mutex;
+  }
+  static std::set<std::pair<dev_t, ino_t>>& Ids() {
+    static auto* ids = new std::set<std::pair<dev_t, ino_t>>;
+    return *ids;
+  }
+};
+
+class LmdbStore final : public Store {
+ public:
+  LmdbStore(const StoreSettings& settings, const Clock& clock, Logger& logger,
+            OpenMode mode)
+      : settings_(settings),
+        path_(settings.path),
+        clock_(clock),
+        logger_(logger),
+        mode_(mode),
+        pid_(getpid()) {}
+
+  ~LmdbStore() override {
+    // In a forked child the environment is leaked, not closed (Env does the
+    // pid check); the registry entry belongs to the parent.
+    if (registered_ && getpid() == pid_) OpenStores::Remove(dir_.dev, dir_.ino);
+  }
+
+  LmdbStore(const LmdbStore&) = delete;
+  LmdbStore& operator=(const LmdbStore&) = delete;
+
+  Result<void> Open();
+
+  Result<AccountRecord> Update(std::string_view account, const Mutator& mutate) override;
+  Result<std::optional<AccountRecord>> Get(std::string_view account) override;
+  Result<ScanReport> ForEach(const Visitor& visit) override;
+  Result<bool> Erase(std::string_view account) override;
+  Result<PruneReport> Prune(UnixSeconds now) override;
+  Result<StoreStats> Stats() override;
+  std::string Location() const override { return path_; }
+
+ private:
+  bool writable() const { return mode_ == OpenMode::kReadWrite; }
+  std::string FilePath(std::string_view name) const {
+    return path_ + "/" + std::string(name);
+  }
+  // "store PATH: " + the cause, same kind and code.
+  Error InStore(const Error& error) const {
+    return Error{error.kind, "store " + path_ + ": " + error.message, error.code};
+  }
+  Error OpenError(const Error& error) const {
+    std::string message = "cannot open store " + path_ + ": " + error.message;
+    if (error.message.find(" (the Exim user") == std::string::npos) {
+      message += store_internal::PermissionHint(error.code);
+    }
+    // Damage and newer formats keep their kind; anything else means the
+    // store could not be opened.
+    const ErrorKind kind =
+        error.kind == ErrorKind::kStoreIo ? ErrorKind::kStoreOpen : error.kind;
+    return Error{kind, std::move(message), error.code};
+  }
+
+  Result<void> CheckUsable(bool write) const;
+  Result<void> CheckKey(std::string_view account) const;
+  Result<void> OpenEnvFiles();
+  Result<void> OpenEnv(bool take_open_lock);
+  Result<void> InitDatabases();
+  Result<void> Rebuild(const Error& cause);
+  Result<size_t> RestoreLocks(const std::vector<JournalEntry>& entries);
+  Result<lmdb::Txn> Begin(bool write);
+  Result<AccountRecord> UpdateOnce(std::string_view account, const Mutator& mutate);
+  Result<bool> SyncDue(lmdb::Txn& txn, WriteMode mode);
+  Result<bool> PruneBatch(UnixSeconds now, std::optional<std::string>& resume, size_t limit,
+                          PruneReport& report);
+  Result<PruneReport> PruneAll(UnixSeconds now, bool& grown);
+  Result<void> StampPrune(UnixSeconds now);
+  bool GrowForPrune();
+  void ShrinkAfterPrune();
+  Result<void> SyncAfterCommit(bool need_sync, WriteMode mode);
+  void WriteJournal(std::string_view account, const std::optional<JournalEntry>& entry);
+
+  const StoreSettings settings_;
+  const std::string path_;
+  const Clock& clock_;
+  Logger& logger_;
+  const OpenMode mode_;
+  const pid_t pid_;
+  DirInfo dir_;
+  bool registered_ = false;
+  lmdb::Env env_;
+  MDB_dbi records_ = 0;
+  MDB_dbi meta_ = 0;
+  bool have_dbs_ = false;  // false: a read-only store never written yet
+  uint64_t stale_readers_cleared_ = 0;
+};
+
+// ---- opening ----------------------------------------------------------------
+
+Result<void> LmdbStore::Open() {
+  if (path_.empty()) {
+    return MakeError(ErrorKind::kStoreOpen, "cannot open store: no path given");
+  }
+  auto dir = store_internal::EnsureDirectory(path_, writable());
+  if (!dir) return std::unexpected(OpenError(dir.error()));
+  dir_ = *dir;
+  if (!OpenStores::Add(dir_.dev, dir_.ino)) {
+    return MakeError(ErrorKind::kStoreOpen,
+                     "cannot open store " + path_ +
+                         ": it is already open in this process (LMDB allows one "
+                         "environment per file per process)");
+  }
+  registered_ = true;
+
+  auto opened = OpenEnv(/*take_open_lock=*/true);
+  if (opened) return {};
+  if (!lmdb::IsCorruption(opened.error().code) || !writable()) {
+    env_ = lmdb::Env();
+    return std::unexpected(OpenError(opened.error()));
+  }
+  return Rebuild(opened.error());
+}
+
+// mdb_env_open with the store's flags, preceded (as root) by giving the files
+// to the directory's owner: they are prepared before LMDB opens them because
+// closing any descriptor of lock.mdb afterwards would drop LMDB's locks.
+Result<void> LmdbStore::OpenEnvFiles() {
+  env_ = lmdb::Env();
+  have_dbs_ = false;
+  const std::string data_path = FilePath(kDataFile);
+  const std::string lock_path = FilePath(kLockFile);
+  const bool data_existed = Exists(data_path);
+  const bool lock_existed = Exists(lock_path);
+  if (writable()) {
+    for (const auto& file : {data_path, lock_path}) {
+      if (auto r = store_internal::PrepareFileAsRoot(file, dir_); !r) {
+        return std::unexpected(r.error());
+      }
+    }
+  }
+  auto env = lmdb::Env::Create();
+  if (!env) return std::unexpected(env.error());
+  if (auto r = env->SetMaxReaders(kMaxReaders); !r) return r;
+  if (auto r = env->SetMaxDbs(kMaxDbs); !r) return r;
+  if (auto r = env->SetMapSize(static_cast<size_t>(settings_.max_size)); !r) return r;
+  unsigned int flags = MDB_NOTLS;
+  if (settings_.durability != Durability::kAlways) flags |= MDB_NOSYNC;
+  if (!writable()) flags |= MDB_RDONLY;
+  if (auto r = env->Open(path_, flags, store_internal::kFileMode); !r) return r;
+  // LMDB created missing files with 0660 & ~umask; make them 0660. (As
+  // root this was done above.) chmod by path does not touch fcntl locks.
+  if (writable() && geteuid() != 0) {
+    if (!data_existed) ::chmod(data_path.c_str(), store_internal::kFileMode);
+    if (!lock_existed) ::chmod(lock_path.c_str(), store_internal::kFileMode);
+  }
+  env_ = std::move(*env);
+  return {};
+}
+
+Result<void> LmdbStore::OpenEnv(bool take_open_lock) {
+  {
+    // A shared lock on rebuild.lock while opening, so that no process pairs
+    // a lock.mdb and a data.mdb from either side of a rebuild. Best effort:
+    // a store directory we cannot lock in is reported by mdb_env_open.
+    std::optional<FileLock> open_lock;
+    if (take_open_lock) {
+      auto lock = FileLock::Acquire(FilePath(kRebuildLock), /*exclusive=*/false,
+                                    /*create=*/writable(), dir_);
+      if (lock) open_lock = std::move(*lock);
+    }
+    if (auto r = OpenEnvFiles(); !r) return r;
+  }
+  // Free the reader slots of processes that died inside a read transaction
+  // (an Exim child killed mid-call): they would pin old pages forever.
+  auto dead = env_.ReaderCheck();
+  if (!dead) return std::unexpected(dead.error());
+  if (*dead > 0) {
+    stale_readers_cleared_ += static_cast<uint64_t>(*dead);
+    logger_.Log(LogLevel::kInfo, "store " + path_ + ": cleared " +
+                                     std::to_string(*dead) +
+                                     " stale reader slot(s) of dead processes");
+  }
+  return InitDatabases();
+}
+
+// The first transaction: opens the named databases and checks the store
+// format, creating both in a new store. Damage in the main database shows
+// up here as MDB_CORRUPTED or MDB_PAGE_NOTFOUND, which triggers a rebuild.
+Result<void> LmdbStore::InitDatabases() {
+  {
+    auto txn = Begin(/*write=*/false);
+    if (!txn) return std::unexpected(txn.error());
+    auto records = txn->OpenDbi(kRecordsDb, 0);
+    if (!records) return std::unexpected(records.error());
+    auto meta = txn->OpenDbi(kMetaDb, 0);
+    if (!meta) return std::unexpected(meta.error());
+    if (*records && *meta) {
+      auto format = txn->Get(**meta, kMetaFormat);
+      if (!format) return std::unexpected(format.error());
+      if (*format) {
+        const auto version = DecodeLittleEndian(**format, 4);
+        if (!version) {
+          return MakeError(ErrorKind::kStoreCorrupt, "meta key \"format\" is malformed");
+        }
+        if (*version > kStoreFormat) {
+          return MakeError(ErrorKind::kUnsupported,
+                           "store format " + std::to_string(*version) +
+                               " was written by a newer senderwatch (this one reads up "
+                               "to format " +
+                               std::to_string(kStoreFormat) + ")");
+        }
+      }
+      // Committing (not aborting) a read transaction keeps the handles.
+      if (auto r = txn->Commit(); !r) return r;
+      records_ = **records;
+      meta_ = **meta;
+      have_dbs_ = true;
+      return {};
+    }
+  }
+  if (!writable()) return {};  // never written: reads see an empty store
+
+  auto txn = Begin(/*write=*/true);
+  if (!txn) return std::unexpected(txn.error());
+  auto records = txn->OpenDbi(kRecordsDb, MDB_CREATE);
+  if (!records) return std::unexpected(records.error());
+  auto meta = txn->OpenDbi(kMetaDb, MDB_CREATE);
+  if (!meta) return std::unexpected(meta.error());
+  auto format = txn->Get(**meta, kMetaFormat);
+  if (!format) return std::unexpected(format.error());
+  if (!*format) {
+    const std::string now = EncodeI64(clock_.Now());
+    if (auto r = txn->Put(**meta, kMetaFormat, EncodeU32(kStoreFormat)); !r) return r;
+    if (auto r = txn->Put(**meta, kMetaCreated, now); !r) return r;
+    if (auto r = txn->Put(**meta, kMetaLastSync, now); !r) return r;
+  }
+  if (auto r = txn->Commit(); !r) return r;
+  records_ = **records;
+  meta_ = **meta;
+  have_dbs_ = true;
+  return env_.Sync(true);
+}
+
+// Sets a damaged data file aside and starts afresh with the locks of the
+// journal. Serialised by an exclusive flock on rebuild.lock; a process that
+// waited for another's rebuild finds a healthy store and does nothing.
+Result<void> LmdbStore::Rebuild(const Error& cause) {
+  env_ = lmdb::Env();
+  auto lock = FileLock::Acquire(FilePath(kRebuildLock), /*exclusive=*/true,
+                                /*create=*/true, dir_);
+  if (!lock) {
+    return std::unexpected(OpenError(Error{
+        cause.kind, cause.message + "; cannot rebuild it: " + lock.error().message,
+        cause.code}));
+  }
+  auto again = OpenEnv(/*take_open_lock=*/false);
+  if (again) return {};  // rebuilt by another process meanwhile
+  if (!lmdb::IsCorruption(again.error().code)) {
+    env_ = lmdb::Env();
+    return std::unexpected(OpenError(again.error()));
+  }
+  env_ = lmdb::Env();
+
+  const std::string data_path = FilePath(kDataFile);
+  std::string aside_name = std::string(kDataFile) + ".corrupt-" + std::to_string(clock_.Now());
+  for (int n = 1; Exists(FilePath(aside_name)); ++n) {
+    aside_name = std::string(kDataFile) + ".corrupt-" + std::to_string(clock_.Now()) +
+                 "." + std::to_string(n);
+  }
+  if (::rename(data_path.c_str(), FilePath(aside_name).c_str()) != 0) {
+    const int err = errno;
+    return std::unexpected(OpenError(Error{
+        ErrorKind::kStoreCorrupt,
+        cause.message + "; cannot set it aside: rename " + data_path + ": " +
+            std::strerror(err) + store_internal::PermissionHint(err),
+        cause.code}));
+  }
+  // The lock file goes too: its reader table and transaction id describe the
+  // old data file. Processes that still have the old pair open keep using
+  // it (both unlinked/renamed, consistent with each other) until they exit.
+  if (::unlink(FilePath(kLockFile).c_str()) != 0 && errno != ENOENT) {
+    const int err = errno;
+    return std::unexpected(OpenError(store_internal::SysError(
+        ErrorKind::kStoreOpen, "unlink " + FilePath(kLockFile), err)));
+  }
+  if (auto r = OpenEnv(/*take_open_lock=*/false); !r) {
+    env_ = lmdb::Env();
+    return std::unexpected(OpenError(r.error()));
+  }
+
+  std::string journal_note;
+  size_t restored = 0;
+  auto journal = store_internal::ReadJournal(path_);
+  if (!journal) {
+    journal_note = "; lock journal unreadable: " + journal.error().message;
+  } else {
+    auto count = RestoreLocks(journal->entries);
+    if (!count) {
+      journal_note = "; restoring locks failed: " + count.error().message;
+    } else {
+      restored = *count;
+    }
+    if (journal->bad_lines > 0) {
+      journal_note += "; " + std::to_string(journal->bad_lines) +
+                      " unreadable journal line(s) skipped";
+    }
+  }
+  logger_.Log(LogLevel::kError,
+              "store " + path_ + " was corrupt (" + cause.message + "); set aside as " +
+                  aside_name + "; rebuilt with " + std::to_string(restored) +
+                  " locks restored" + journal_note);
+  return {};
+}
+
+Result<size_t> LmdbStore::RestoreLocks(const std::vector<JournalEntry>& entries) {
+  if (entries.empty()) return size_t{0};
+  auto txn = Begin(/*write=*/true);
+  if (!txn) return std::unexpected(txn.error());
+  size_t restored = 0;
+  for (const auto& entry : entries) {
+    if (entry.account.empty() || static_cast<int>(entry.account.size()) > env_.MaxKeySize()) {
+      continue;
+    }
+    const std::string bytes = EncodeRecord(store_internal::RecordFromJournal(entry));
+    if (auto r = txn->Put(records_, entry.account, bytes); !r) return std::unexpected(r.error());
+    ++restored;
+  }
+  if (auto r = txn->Commit(); !r) return std::unexpected(r.error());
+  if (auto r = env_.Sync(true); !r) return std::unexpected(r.error());
+  return restored;
+}
+
+// ---- transactions -------------------------------------------------------------
+
+Result<void> LmdbStore::CheckUsable(bool write) const {
+  if (getpid() != pid_) {
+    return MakeError(ErrorKind::kStoreIo,
+                     "store " + path_ + " was opened by process " + std::to_string(pid_) +
+                         "; a forked child must open its own");
+  }
+  if (!env_) return MakeError(ErrorKind::kStoreIo, "store " + path_ + " is not open");
+  if (write && !writable()) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "store " + path_ + " was opened read-only");
+  }
+  return {};
+}
+
+Result<void> LmdbStore::CheckKey(std::string_view account) const {
+  const auto max = static_cast<size_t>(env_.MaxKeySize());
+  if (account.empty() || account.size() > max) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "store " + path_ + ": an account name must have 1 to " +
+                         std::to_string(max) + " bytes, not " +
+                         std::to_string(account.size()));
+  }
+  return {};
+}
+
+// Begins a transaction. When another process has written beyond this
+// process's map (MDB_MAP_RESIZED), the map is remapped once to max_size,
+// which LMDB rounds up to the pages in use: the size the file has reached,
+// not the larger size a prune may have used for a moment.
+Result<lmdb::Txn> LmdbStore::Begin(bool write) {
+  for (int attempt = 0;; ++attempt) {
+    auto txn = lmdb::Txn::Begin(env_, write ? 0 : MDB_RDONLY);
+    if (txn || txn.error().code != MDB_MAP_RESIZED || attempt > 0) return txn;
+    if (auto r = env_.SetMapSize(static_cast<size_t>(settings_.max_size)); !r) {
+      return std::unexpected(r.error());
+    }
+  }
+}
+
+// Decides whether this write transaction must be followed by an fsync, and
+// for periodic durability records the time of that sync in the meta
+// database, so the interval holds across short-lived processes.
+Result<bool> LmdbStore::SyncDue(lmdb::Txn& txn, WriteMode mode) {
+  switch (settings_.durability) {
+    case Durability::kAlways:
+      return false;  // every commit is synced by LMDB itself
+    case Durability::kNone:
+      return mode == WriteMode::kDurable;
+    case Durability::kPeriodic:
+      break;
+  }
+  const UnixSeconds now = clock_.Now();
+  auto raw = txn.Get(meta_, kMetaLastSync);
+  if (!raw) return std::unexpected(raw.error());
+  std::optional<UnixSeconds> last;
+  if (*raw) {
+    if (auto value = DecodeLittleEndian(**raw, 8)) last = static_cast<UnixSeconds>(*value);
+  }
+  const bool due = mode == WriteMode::kDurable || !last || now < *last ||
+                   now - *last >= settings_.sync_interval_seconds;
+  if (!due) return false;
+  if (auto r = txn.Put(meta_, kMetaLastSync, EncodeI64(now)); !r) {
+    return std::unexpected(r.error());
+  }
+  return true;
+}
+
+Result<void> LmdbStore::SyncAfterCommit(bool need_sync, WriteMode mode) {
+  if (!need_sync) return {};
+  auto synced = env_.Sync(true);
+  if (synced) return {};
+  if (mode == WriteMode::kDurable) return std::unexpected(synced.error());
+  // Counters are soft state: the commit stands, the next sync will catch up.
+  logger_.Log(LogLevel::kWarning, InStore(synced.error()).message);
+  return {};
+}
+
+// Rewrites the lock journal; called inside a write transaction, whose writer
+// lock serialises journal updates between processes. A journal that cannot
+// be written does not stop the lock itself: the failure is logged.
+void LmdbStore::WriteJournal(std::string_view account,
+                             const std::optional<JournalEntry>& entry) {
+  auto r = store_internal::UpdateJournal(path_, dir_, account, entry, clock_.Now());
+  if (!r) {
+    logger_.Log(LogLevel::kError,
+                "store " + path_ + ": cannot update the lock journal: " + r.error().message);
+  }
+}
+
+// ---- the Store interface ------------------------------------------------------
+
+Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
+                                            const Mutator& mutate) {
+  auto txn = Begin(/*write=*/true);
+  if (!txn) return std::unexpected(txn.error());
+  auto raw = txn->Get(records_, account);
+  if (!raw) return std::unexpected(raw.error());
+  AccountRecord record;
+  if (*raw) {
+    auto decoded = DecodeRecord(**raw, account);
+    if (!decoded) {
+      // Left untouched: it may be a record of a newer senderwatch.
+      return MakeError(decoded.error().kind,
+                       "record of " + EscapeForLog(account) + ": " + decoded.error().message,
+                       decoded.error().code);
+    }
+    record = std::move(*decoded);
+  }
+  record.account = std::string(account);
+  const auto journal_before = store_internal::JournalEntryOf(record);
+
+  const WriteMode mode = mutate(record);
+  record.account = std::string(account);  // the key is the identity
+  if (mode == WriteMode::kSkip) return record;
+
+  if (auto r = txn->Put(records_, account, EncodeRecord(record)); !r) {
+    return std::unexpected(r.error());
+  }
+  auto need_sync = SyncDue(*txn, mode);
+  if (!need_sync) return std::unexpected(need_sync.error());
+  const auto journal_after = store_internal::JournalEntryOf(record);
+  const bool journal_changed = store_internal::JournalDiffers(journal_before, journal_after);
+  if (journal_changed) WriteJournal(account, journal_after);
+  if (auto r = txn->Commit(); !r) {
+    if (journal_changed) WriteJournal(account, journal_before);  // undo
+    return std::unexpected(r.error());
+  }
+  if (auto r = SyncAfterCommit(*need_sync, mode); !r) return std::unexpected(r.error());
+  return record;
+}
+
+Result<AccountRecord> LmdbStore::Update(std::string_view account, const Mutator& mutate) {
+  if (auto r = CheckUsable(/*write=*/true); !r) return std::unexpected(r.error());
+  if (auto r = CheckKey(account); !r) return std::unexpected(r.error());
+  bool pruned = false;
+  for (;;) {
+    auto result = UpdateOnce(account, mutate);
+    if (result) return result;
+    if (result.error().code != MDB_MAP_FULL) return std::unexpected(InStore(result.error()));
+    const std::string full = "store " + path_ + " is full (max_size " +
+                             std::to_string(settings_.max_size) + " bytes)";
+    if (pruned) {
+      return MakeError(ErrorKind::kStoreFull,
+                       full + " even after pruning: " + result.error().message,
+                       MDB_MAP_FULL);
+    }
+    // Dead readers pin old pages; stale records take space. Free both once.
+    if (auto dead = env_.ReaderCheck(); dead && *dead > 0) {
+      stale_readers_cleared_ += static_cast<uint64_t>(*dead);
+    }
+    auto report = Prune(clock_.Now());
+    if (!report) {
+      return MakeError(ErrorKind::kStoreFull,
+                       full + " and pruning failed: " + report.error().message,
+                       MDB_MAP_FULL);
+    }
+    logger_.Log(LogLevel::kWarning,
+                full + ": pruned " + std::to_string(report->removed) + " of " +
+                    std::to_string(report->examined) + " records (" +
+                    std::to_string(report->bytes_freed) + " bytes)");
+    pruned = true;
+  }
+}
+
+Result<std::optional<AccountRecord>> LmdbStore::Get(std::string_view account) {
+  if (auto r = CheckUsable(/*write=*/false); !r) return std::unexpected(r.error());
+  if (auto r = CheckKey(account); !r) return std::unexpected(r.error());
+  if (!have_dbs_) return std::optional<AccountRecord>();
+  auto txn = Begin(/*write=*/false);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  auto raw = txn->Get(records_, account);
+  if (!raw) return std::unexpected(InStore(raw.error()));
+  if (!*raw) return std::optional<AccountRecord>();
+  auto decoded = DecodeRecord(**raw, account);
+  if (!decoded) {
+    return MakeError(decoded.error().kind,
+                     "store " + path_ + ": record of " + EscapeForLog(account) + ": " +
+                         decoded.error().message,
+                     decoded.error().code);
+  }
+  return std::optional<AccountRecord>(std::move(*decoded));
+}
+
+Result<ScanReport> LmdbStore::ForEach(const Visitor& visit) {
+  if (auto r = CheckUsable(/*write=*/false); !r) return std::unexpected(r.error());
+  ScanReport report;
+  if (!have_dbs_) return report;
+  auto txn = Begin(/*write=*/false);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  auto cursor = lmdb::Cursor::Open(*txn, records_);
+  if (!cursor) return std::unexpected(InStore(cursor.error()));
+  for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
+    if (!entry) return std::unexpected(InStore(entry.error()));
+    if (!*entry) break;
+    auto decoded = DecodeRecord((*entry)->second, (*entry)->first);
+    if (!decoded) {
+      ++report.undecodable;
+      continue;
+    }
+    ++report.records;
+    if (!visit(*decoded)) break;
+  }
+  return report;
+}
+
+Result<bool> LmdbStore::Erase(std::string_view account) {
+  if (auto r = CheckUsable(/*write=*/true); !r) return std::unexpected(r.error());
+  if (auto r = CheckKey(account); !r) return std::unexpected(r.error());
+  auto txn = Begin(/*write=*/true);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  auto raw = txn->Get(records_, account);
+  if (!raw) return std::unexpected(InStore(raw.error()));
+  if (!*raw) return false;
+  auto decoded = DecodeRecord(**raw, account);
+  const bool was_locked = decoded && decoded->lock.locked;
+  if (auto r = txn->Del(records_, account); !r) return std::unexpected(InStore(r.error()));
+  const WriteMode mode = was_locked ? WriteMode::kDurable : WriteMode::kSoft;
+  auto need_sync = SyncDue(*txn, mode);
+  if (!need_sync) return std::unexpected(InStore(need_sync.error()));
+  if (was_locked) WriteJournal(account, std::nullopt);
+  if (auto r = txn->Commit(); !r) {
+    if (was_locked) WriteJournal(account, store_internal::JournalEntryOf(*decoded));
+    return std::unexpected(InStore(r.error()));
+  }
+  if (auto r = SyncAfterCommit(*need_sync, mode); !r) return std::unexpected(InStore(r.error()));
+  return true;
+}
+
+// One prune transaction over at most `limit` records after `resume` (from
+// the first record when nullopt). Its counts reach `report` and `resume`
+// moves on only if it commits. Returns true when the last record was seen.
+Result<bool> LmdbStore::PruneBatch(UnixSeconds now, std::optional<std::string>& resume,
+                                   size_t limit, PruneReport& report) {
+  auto txn = Begin(/*write=*/true);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  PruneReport batch;
+  std::optional<std::string> position = resume;
+  std::vector<std::string> unlocked;  // removed records the journal may list
+  bool done = false;
+  {
+    auto cursor = lmdb::Cursor::Open(*txn, records_);
+    if (!cursor) return std::unexpected(InStore(cursor.error()));
+    auto entry = position ? cursor->Get(MDB_SET_RANGE, *position) : cursor->Get(MDB_FIRST);
+    if (entry && *entry && position && (*entry)->first == *position) {
+      entry = cursor->Get(MDB_NEXT);
+    }
+    for (;;) {
+      if (!entry) return std::unexpected(InStore(entry.error()));
+      if (!*entry) {
+        done = true;
+        break;
+      }
+      if (batch.examined == limit) break;
+      ++batch.examined;
+      const auto [key, value] = **entry;
+      position = std::string(key);
+      auto decoded = DecodeRecord(value, key);
+      // Damaged records go; those of a newer senderwatch stay for it.
+      const bool remove =
+          decoded ? decoded->last_seen + settings_.retention_seconds < now &&
+                        !decoded->IsLocked(now)
+                  : decoded.error().kind != ErrorKind::kUnsupported;
+      if (remove) {
+        const size_t bytes = value.size();
+        if (decoded && decoded->lock.locked) unlocked.emplace_back(key);
+        if (auto r = cursor->Del(); !r) return std::unexpected(InStore(r.error()));
+        ++batch.removed;
+        batch.bytes_freed += bytes;
+      }
+      entry = cursor->Get(MDB_NEXT);
+    }
+  }  // the cursor closes before its transaction ends
+  if (batch.removed == 0) {
+    // Nothing changed: end the transaction without a commit or a sync.
+    txn->Abort();
+  } else {
+    auto need_sync = SyncDue(*txn, WriteMode::kSoft);
+    if (!need_sync) return std::unexpected(InStore(need_sync.error()));
+    if (!unlocked.empty()) {
+      auto r = store_internal::RemoveFromJournal(path_, dir_, unlocked, now);
+      if (!r) {
+        logger_.Log(LogLevel::kError, "store " + path_ +
+                                          ": cannot update the lock journal: " +
+                                          r.error().message);
+      }
+    }
+    if (auto r = txn->Commit(); !r) return std::unexpected(InStore(r.error()));
+    if (auto r = SyncAfterCommit(*need_sync, WriteMode::kSoft); !r) {
+      return std::unexpected(InStore(r.error()));
+    }
+  }
+  resume = std::move(position);
+  report.examined += batch.examined;
+  report.removed += batch.removed;
+  report.bytes_freed += batch.bytes_freed;
+  return done;
+}
+
+bool LmdbStore::GrowForPrune() {
+  auto stat = env_.Stat();
+  if (!stat) return false;
+  const uint64_t headroom = std::max(settings_.max_size / kHeadroomDivisor,
+                                     kMinHeadroomPages * stat->ms_psize);
+  auto info = env_.Info();
+  if (!info || info->me_mapsize >= settings_.max_size + headroom) return false;
+  if (auto r = env_.SetMapSize(static_cast<size_t>(settings_.max_size + headroom)); !r) {
+    logger_.Log(LogLevel::kWarning, InStore(r.error()).message);
+    return false;
+  }
+  return true;
+}
+
+void LmdbStore::ShrinkAfterPrune() {
+  // LMDB rounds up to the pages in use; only prunes extend the file past
+  // max_size, by at most the headroom.
+  if (auto r = env_.SetMapSize(static_cast<size_t>(settings_.max_size)); !r) {
+    logger_.Log(LogLevel::kWarning, InStore(r.error()).message);
+  }
+}
+
+// A small commit after the deletions. LMDB reuses the pages a commit frees
+// only two commits later (the previous snapshot stays intact), so without it
+// the write that asked for the prune could not use the space just freed.
+Result<void> LmdbStore::StampPrune(UnixSeconds now) {
+  auto txn = Begin(/*write=*/true);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  if (auto r = txn->Put(meta_, kMetaLastPrune, EncodeI64(now)); !r) {
+    return std::unexpected(InStore(r.error()));
+  }
+  if (auto r = txn->Commit(); !r) return std::unexpected(InStore(r.error()));
+  return {};
+}
+
+Result<PruneReport> LmdbStore::PruneAll(UnixSeconds now, bool& grown) {
+  PruneReport report;
+  std::optional<std::string> resume;
+  size_t limit = kPruneBatch;
+  // On a full map: first use the headroom, then ever smaller transactions.
+  auto retry_when_full = [&](const Error& error) {
+    if (error.code != MDB_MAP_FULL) return false;
+    if (!grown && GrowForPrune()) {
+      grown = true;
+      return true;
+    }
+    if (limit > 1) {
+      limit = std::max<size_t>(1, limit / 8);
+      return true;
+    }
+    return false;
+  };
+  for (;;) {
+    auto done = PruneBatch(now, resume, limit, report);
+    if (!done) {
+      if (retry_when_full(done.error())) continue;
+      return std::unexpected(done.error());
+    }
+    if (*done) break;
+    limit = std::min(kPruneBatch, limit * 2);
+  }
+  if (report.removed == 0) return report;
+  for (;;) {
+    auto stamped = StampPrune(now);
+    if (stamped) return report;
+    if (stamped.error().code == MDB_MAP_FULL && !grown && GrowForPrune()) {
+      grown = true;
+      continue;
+    }
+    return std::unexpected(stamped.error());
+  }
+}
+
+Result<PruneReport> LmdbStore::Prune(UnixSeconds now) {
+  if (auto r = CheckUsable(/*write=*/true); !r) return std::unexpected(r.error());
+  bool grown = false;
+  auto report = PruneAll(now, grown);
+  if (grown) ShrinkAfterPrune();
+  return report;
+}
+
+Result<StoreStats> LmdbStore::Stats() {
+  if (auto r = CheckUsable(/*write=*/false); !r) return std::unexpected(r.error());
+  StoreStats stats;
+  stats.location = path_;
+  stats.stale_readers_cleared = stale_readers_cleared_;
+  auto info = env_.Info();
+  if (!info) return std::unexpected(InStore(info.error()));
+  auto env_stat = env_.Stat();
+  if (!env_stat) return std::unexpected(InStore(env_stat.error()));
+  stats.map_size = info->me_mapsize;
+  stats.used_bytes = (uint64_t{info->me_last_pgno} + 1) * env_stat->ms_psize;
+  struct stat st {};
+  if (::stat(FilePath(kDataFile).c_str(), &st) == 0) {
+    stats.file_bytes = static_cast<uint64_t>(st.st_size);
+  }
+  if (!have_dbs_) return stats;
+
+  const UnixSeconds now = clock_.Now();
+  auto txn = Begin(/*write=*/false);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  auto cursor = lmdb::Cursor::Open(*txn, records_);
+  if (!cursor) return std::unexpected(InStore(cursor.error()));
+  for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
+    if (!entry) return std::unexpected(InStore(entry.error()));
+    if (!*entry) break;
+    ++stats.records;
+    auto decoded = DecodeRecord((*entry)->second, (*entry)->first);
+    if (!decoded) continue;
+    if (decoded->IsLocked(now)) ++stats.locked;
+    if (decoded->last_seen > 0 &&
+        (stats.oldest_activity == 0 || decoded->last_seen < stats.oldest_activity)) {
+      stats.oldest_activity = decoded->last_seen;
+    }
+  }
+  return stats;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenLmdbStore(const StoreSettings& settings,
+                                             const Clock& clock, Logger& logger,
+                                             OpenMode mode) {
+  auto store = std::make_unique<LmdbStore>(settings, clock, logger, mode);
+  if (auto r = store->Open(); !r) return std::unexpected(r.error());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace senderwatch

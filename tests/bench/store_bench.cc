@@ -1,0 +1,258 @@
+// Google Benchmark for check_sender on the real LMDB store: Engine over an
+// LMDB store holding 1, 10^4 or 10^6 accounts, with durability "none" and
+// "periodic", and the whole plugin path (Dispatch, as the C ABI calls it,
+// minus Exim's own ${dlfunc} overhead). Also reports how many bytes of
+// data.mdb each account costs.
+//
+// Stores live under $TMPDIR (tests/bench/run points it at the build tree, on
+// the same disk as Exim's hints databases in the Exim benchmark). The 10^6
+// store takes a while to fill; SENDERWATCH_BENCH_MAX_ACCOUNTS caps the sizes
+// for a quick run.
+#include <benchmark/benchmark.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "exim/dispatch.h"
+#include "senderwatch/engine.h"
+#include "senderwatch/network.h"
+#include "senderwatch/policy.h"
+#include "senderwatch/record.h"
+#include "senderwatch/store.h"
+#include "testutil/testutil.h"
+
+namespace senderwatch {
+namespace {
+
+uint64_t MaxAccounts() {
+  const char* cap = std::getenv("SENDERWATCH_BENCH_MAX_ACCOUNTS");
+  return cap != nullptr && *cap != '\0' ? std::strtoull(cap, nullptr, 10) : 1'000'000;
+}
+
+std::string AccountName(uint64_t i) { return "user" + std::to_string(i) + "@example.org"; }
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st{};
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+StoreSettings Settings(const std::string& path, Durability durability) {
+  StoreSettings s;
+  s.path = path;
+  s.max_size = uint64_t{8} << 30;  // virtual; 10^6 accounts need about 2 GiB
+  s.durability = durability;
+  return s;
+}
+
+// A directory holding a store of `accounts` active accounts, each with a
+// recipient count and a client network as check_sender leaves them. Built
+// once per size and shared by the benchmarks (a process must not open one
+// LMDB environment twice at the same time: every benchmark closes its store
+// before the next opens it).
+struct PreparedStore {
+  std::unique_ptr<testing::TempDir> dir;
+  uint64_t accounts = 0;
+  uint64_t data_bytes = 0;  // data.mdb after filling
+  uint64_t used_bytes = 0;  // pages in use, as LMDB reports them
+  std::string error;
+};
+
+const PreparedStore& Prepared(uint64_t accounts) {
+  static std::map<uint64_t, PreparedStore> cache;
+  auto [it, inserted] = cache.try_emplace(accounts);
+  PreparedStore& p = it->second;
+  if (!inserted) return p;
+  p.dir = std::make_unique<testing::TempDir>();
+  p.accounts = accounts;
+  SystemClock clock;
+  NullLogger log;
+  auto store = OpenLmdbStore(Settings(p.dir->Join("db"), Durability::kNone), clock, log);
+  if (!store) {
+    p.error = store.error().message;
+    return p;
+  }
+  ClientNetwork network;
+  network.family = 4;
+  network.prefix = {198, 51, 100, 0, 0, 0, 0, 0};
+  const UnixSeconds now = clock.Now();
+  for (uint64_t i = 0; i < accounts; ++i) {
+    auto r = (*store)->Update(AccountName(i), [&](AccountRecord& record) {
+      record.Count(Counter::kRecipients, now);
+      record.SeeNetwork(network, now);
+      return WriteMode::kSoft;
+    });
+    if (!r) {
+      p.error = r.error().message;
+      return p;
+    }
+  }
+  if (auto stats = (*store)->Stats()) p.used_bytes = stats->used_bytes;
+  store->reset();
+  p.data_bytes = FileSize(p.dir->Join("db/data.mdb"));
+  return p;
+}
+
+// Engine::CheckSender on an LMDB store. Args: accounts, durability
+// (0 none, 1 periodic), rules (0: built-in default policy, else synthetic).
+void BM_CheckSenderLmdb(benchmark::State& state) {
+  const uint64_t accounts = static_cast<uint64_t>(state.range(0));
+  if (accounts > MaxAccounts()) {
+    state.SkipWithError("skipped: SENDERWATCH_BENCH_MAX_ACCOUNTS");
+    return;
+  }
+  const PreparedStore& prepared = Prepared(accounts);
+  if (!prepared.error.empty()) {
+    state.SkipWithError(prepared.error.c_str());
+    return;
+  }
+  const Durability durability = state.range(1) == 0 ? Durability::kNone : Durability::kPeriodic;
+  Policy policy = DefaultPolicy();
+  if (state.range(2) > 0) {
+    // Same construction as core_bench's PolicyWithRules: nothing fires.
+    policy.rules.clear();
+    for (int64_t i = 0; i < state.range(2); ++i) {
+      Rule rule;
+      rule.name = "rule-" + std::to_string(i);
+      rule.metric = static_cast<Metric>(i % 6);
+      rule.window_seconds = i % 2 == 0 ? 3600 : 6 * 3600;
+      rule.above = rule.metric == Metric::kBounceRatio ? 0.9
+                   : rule.metric == Metric::kClientIps ? 15
+                                                       : 1e9;
+      rule.action = i % 3 == 0 ? Action::kLock : Action::kDefer;
+      policy.rules.push_back(rule);
+    }
+  }
+  SystemClock clock;
+  NullLogger log;
+  auto store = OpenLmdbStore(Settings(prepared.dir->Join("db"), durability), clock, log);
+  if (!store) {
+    state.SkipWithError(store.error().message.c_str());
+    return;
+  }
+  Engine engine(policy, **store, clock, log);
+  std::vector<std::string> names;
+  const uint64_t distinct = std::min<uint64_t>(accounts, 1 << 16);
+  std::mt19937_64 rng(42);
+  for (uint64_t i = 0; i < distinct; ++i) names.push_back(AccountName(rng() % accounts));
+  uint64_t i = 0;
+  uint64_t errors = 0;
+  for (auto _ : state) {
+    auto v = engine.CheckSender(names[i++ % names.size()], "192.0.2.7");
+    if (!v) ++errors;
+    benchmark::DoNotOptimize(v);
+  }
+  if (errors != 0) state.SkipWithError("CheckSender failed");
+  state.counters["accounts"] = static_cast<double>(accounts);
+  state.counters["data_mdb_bytes_per_account"] =
+      static_cast<double>(prepared.data_bytes) / static_cast<double>(accounts);
+  state.counters["used_bytes_per_account"] =
+      static_cast<double>(prepared.used_bytes) / static_cast<double>(accounts);
+  state.counters["rules"] = static_cast<double>(policy.rules.size());
+}
+BENCHMARK(BM_CheckSenderLmdb)
+    ->ArgNames({"accounts", "periodic", "rules"})
+    ->Args({1, 0, 0})
+    ->Args({1, 1, 0})
+    ->Args({10'000, 0, 0})
+    ->Args({10'000, 1, 0})
+    ->Args({1'000'000, 0, 0})
+    ->Args({1'000'000, 1, 0})
+    ->Args({10'000, 0, 1})
+    ->Args({10'000, 0, 5})
+    ->Args({10'000, 0, 64})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// The store's size cost per active account: fills a fresh store and reports
+// data.mdb / accounts. (BM_CheckSenderLmdb reports it too, for the sizes it
+// uses; this one runs once and does not depend on the timing loop.)
+void BM_StoreBytesPerAccount(benchmark::State& state) {
+  const uint64_t accounts = static_cast<uint64_t>(state.range(0));
+  if (accounts > MaxAccounts()) {
+    state.SkipWithError("skipped: SENDERWATCH_BENCH_MAX_ACCOUNTS");
+    return;
+  }
+  const PreparedStore& prepared = Prepared(accounts);
+  for (auto _ : state) benchmark::DoNotOptimize(prepared.data_bytes);
+  state.counters["accounts"] = static_cast<double>(accounts);
+  state.counters["data_mdb_bytes"] = static_cast<double>(prepared.data_bytes);
+  state.counters["data_mdb_bytes_per_account"] =
+      static_cast<double>(prepared.data_bytes) / static_cast<double>(accounts);
+  state.counters["used_bytes_per_account"] =
+      static_cast<double>(prepared.used_bytes) / static_cast<double>(accounts);
+}
+BENCHMARK(BM_StoreBytesPerAccount)->Arg(10'000)->Arg(1'000'000)->Iterations(1);
+
+// The plugin path without Exim: Dispatch(kCheckSender) exactly as the C ABI
+// calls it, with the built-in default policy from a config= file, on a
+// store of 10^4 accounts. Arg: durability (0 none, 1 periodic).
+class BenchHost final : public exim::Host {
+ public:
+  explicit BenchHost(std::string spool) : spool_(std::move(spool)) {}
+  void LogMain(std::string_view) noexcept override { ++lines_; }
+  std::string SpoolDirectory() noexcept override { return spool_; }
+  uint64_t lines() const { return lines_; }
+
+ private:
+  std::string spool_;
+  uint64_t lines_ = 0;
+};
+
+void BM_DispatchCheckSender(benchmark::State& state) {
+  // Dispatch keeps its store open for the process, so it gets stores of its
+  // own (never one a BM_CheckSenderLmdb benchmark opens).
+  static std::map<int64_t, std::unique_ptr<testing::TempDir>> dirs;
+  auto& dir = dirs[state.range(0)];
+  const bool fresh = dir == nullptr;
+  if (fresh) dir = std::make_unique<testing::TempDir>();
+  const std::string config = dir->Join("senderwatch.toml");
+  if (fresh) {
+    FILE* f = std::fopen(config.c_str(), "w");
+    if (f == nullptr) {
+      state.SkipWithError("cannot write config");
+      return;
+    }
+    std::fprintf(f, "[store]\npath = \"%s/db\"\ndurability = \"%s\"\nmax_size = \"1GiB\"\n",
+                 dir->path().c_str(), state.range(0) == 0 ? "none" : "periodic");
+    std::fclose(f);
+  }
+  BenchHost host(dir->path());
+  const std::string config_arg = "config=" + config;
+  std::vector<std::string> names;
+  for (int i = 0; i < 10'000; ++i) names.push_back(AccountName(static_cast<uint64_t>(i)));
+  if (fresh) {
+    for (const auto& name : names) {
+      const char* argv[] = {name.c_str(), "192.0.2.7", config_arg.c_str()};
+      (void)exim::Dispatch(exim::Function::kCheckSender, 3, argv, host);
+    }
+  }
+  std::mt19937_64 rng(7);
+  std::vector<size_t> order(1 << 16);
+  for (auto& o : order) o = rng() % names.size();
+  uint64_t i = 0;
+  uint64_t not_ok = 0;
+  for (auto _ : state) {
+    const char* argv[] = {names[order[i++ % order.size()]].c_str(), "192.0.2.7",
+                          config_arg.c_str()};
+    std::string result = exim::Dispatch(exim::Function::kCheckSender, 3, argv, host);
+    if (result != "verdict=ok") ++not_ok;
+    benchmark::DoNotOptimize(result);
+  }
+  if (not_ok != 0 || host.lines() != 0) state.SkipWithError("check_sender did not answer verdict=ok");
+}
+BENCHMARK(BM_DispatchCheckSender)
+    ->ArgName("periodic")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace senderwatch

@@ -1,0 +1,991 @@
+// The LMDB store under the conditions Exim creates: many short-lived and
+// forked processes, root and non-root users, damaged files and a full map.
+// Tests that need another process fork; a child never returns into
+// GoogleTest: it reports through its exit code or a pipe and _exit()s.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "senderwatch/store.h"
+#include "store/lmdb_env.h"
+#include "testutil/testutil.h"
+
+namespace senderwatch {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CapturingLogger;
+using testing::TempDir;
+
+constexpr UnixSeconds kNow = 1764237600;  // 2025-11-27T10:00:00Z
+
+StoreSettings Settings(const TempDir& dir, Durability durability = Durability::kNone) {
+  StoreSettings settings;
+  settings.path = dir.Join("store");
+  settings.durability = durability;
+  return settings;
+}
+
+WriteMode CountRecipient(AccountRecord& record) {
+  record.last_seen = kNow;
+  if (record.first_seen == 0) record.first_seen = kNow;
+  record.Count(Counter::kRecipients, kNow);
+  return WriteMode::kSoft;
+}
+
+WriteMode LockIt(AccountRecord& record) {
+  record.last_seen = kNow;
+  record.lock.locked = true;
+  record.lock.since = kNow;
+  record.lock.rule = "bounce-ratio";
+  record.lock.metric = Metric::kBounceRatio;
+  record.lock.value = 0.45;
+  record.lock.limit = 0.3;
+  record.lock.window_seconds = 3600;
+  record.lock.reason = "54 of 120 recipients bounced";
+  record.lock.by = "senderwatch";
+  record.lock_count += 1;
+  return WriteMode::kDurable;
+}
+
+WriteMode Unlock(AccountRecord& record) {
+  record.lock = LockState{};
+  record.last_release = {kNow, "admin", "password changed"};
+  return WriteMode::kDurable;
+}
+
+uint64_t Recipients(const AccountRecord& record) {
+  return CounterInWindow(record, Counter::kRecipients, 3600, kNow);
+}
+
+std::unique_ptr<Store> MustOpen(const StoreSettings& settings, const Clock& clock,
+                                Logger& logger, OpenMode mode = OpenMode::kReadWrite) {
+  auto store = OpenLmdbStore(settings, clock, logger, mode);
+  EXPECT_TRUE(store) << store.error().message;
+  return store ? std::move(*store) : nullptr;
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs `body` in a forked child; returns its exit code (-1: killed). The
+// child writes what it wants the parent to see into `out`.
+int RunInChild(const std::function<int(std::string& out)>& body, std::string* out = nullptr) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -2;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    int code = 99;
+    std::string text;
+    try {
+      code = body(text);
+    } catch (...) {
+      code = 98;
+    }
+    const char* data = text.data();
+    size_t left = text.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fds[1], data, left);
+      if (n <= 0) break;
+      data += n;
+      left -= static_cast<size_t>(n);
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) {
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (out != nullptr) *out = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Raw access to the environment, as another program would see it. Only
+// while no Store of the same directory is open in this process.
+class RawEnv {
+ public:
+  explicit RawEnv(const std::string& path) {
+    auto env = lmdb::Env::Create();
+    EXPECT_TRUE(env);
+    env_ = std::move(*env);
+    EXPECT_TRUE(env_.SetMaxDbs(4));
+    auto opened = env_.Open(path, MDB_NOTLS, 0660);
+    EXPECT_TRUE(opened) << opened.error().message;
+  }
+  void Put(const char* db, std::string_view key, std::string_view value) {
+    auto txn = lmdb::Txn::Begin(env_, 0);
+    ASSERT_TRUE(txn);
+    auto dbi = txn->OpenDbi(db, MDB_CREATE);
+    ASSERT_TRUE(dbi && *dbi);
+    ASSERT_TRUE(txn->Put(**dbi, key, value));
+    ASSERT_TRUE(txn->Commit());
+  }
+  std::optional<std::string> Get(const char* db, std::string_view key) {
+    auto txn = lmdb::Txn::Begin(env_, MDB_RDONLY);
+    EXPECT_TRUE(txn);
+    if (!txn) return std::nullopt;
+    auto dbi = txn->OpenDbi(db, 0);
+    if (!dbi || !*dbi) return std::nullopt;
+    auto value = txn->Get(**dbi, key);
+    if (!value || !*value) return std::nullopt;
+    return std::string(**value);
+  }
+
+ private:
+  lmdb::Env env_;
+};
+
+int64_t DecodeI64(const std::string& bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
+    value |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
+  }
+  return static_cast<int64_t>(value);
+}
+
+// ---- basics -------------------------------------------------------------------
+
+TEST(LmdbStore, RoundTripsEveryField) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  auto store = MustOpen(Settings(dir), clock, logger);
+  ASSERT_TRUE(store);
+  auto network = ParseClientNetwork("192.0.2.77");
+  ASSERT_TRUE(network);
+  auto written = store->Update("alice@example.org", [&](AccountRecord& r) {
+    CountRecipient(r);
+    r.Count(Counter::kBounces, kNow, 3);
+    r.SeeNetwork(*network, kNow);
+    r.evidence_after = kNow - 10;
+    return LockIt(r);
+  });
+  ASSERT_TRUE(written) << written.error().message;
+  EXPECT_EQ(store->Location(), dir.Join("store"));
+
+  const auto read = store->Get("alice@example.org");
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_TRUE(read->has_value());
+  const AccountRecord& r = **read;
+  EXPECT_EQ(r.account, "alice@example.org");
+  EXPECT_EQ(r.first_seen, kNow);
+  EXPECT_EQ(Recipients(r), 1u);
+  EXPECT_EQ(CounterInWindow(r, Counter::kBounces, 3600, kNow), 3u);
+  EXPECT_EQ(r.network_count, 1);
+  EXPECT_EQ(r.networks[0].network, *network);
+  EXPECT_TRUE(r.lock.locked);
+  EXPECT_EQ(r.lock.rule, "bounce-ratio");
+  EXPECT_EQ(r.lock.reason, "54 of 120 recipients bounced");
+  EXPECT_EQ(r.lock_count, 1u);
+  EXPECT_EQ(r.evidence_after, kNow - 10);
+}
+
+TEST(LmdbStore, KeepsExactCountsAcrossReopen) {
+  for (const auto durability : {Durability::kAlways, Durability::kPeriodic, Durability::kNone}) {
+    TempDir dir;
+    ManualClock clock(kNow);
+    CapturingLogger logger;
+    for (int round = 1; round <= 3; ++round) {
+      auto store = MustOpen(Settings(dir, durability), clock, logger);
+      ASSERT_TRUE(store);
+      for (int i = 0; i < 30; ++i) ASSERT_TRUE(store->Update("alice", CountRecipient));
+      const auto read = store->Get("alice");
+      ASSERT_TRUE(read && read->has_value());
+      EXPECT_EQ(Recipients(**read), static_cast<uint64_t>(30 * round));
+    }
+  }
+}
+
+TEST(LmdbStore, CreatesDirectoryParentAndFilesWithGroupModes) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  StoreSettings settings = Settings(dir);
+  settings.path = dir.Join("db/senderwatch");  // the parent is missing too
+  const mode_t old_umask = ::umask(022);       // the CLI's usual umask
+  auto store = OpenLmdbStore(settings, clock, logger);
+  ::umask(old_umask);
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE((*store)->Update("alice", LockIt));  // writes the journal too
+  EXPECT_EQ(ModeOf(dir.Join("db")), 0770u);
+  EXPECT_EQ(ModeOf(settings.path), 0770u);
+  EXPECT_EQ(ModeOf(settings.path + "/data.mdb"), 0660u);
+  EXPECT_EQ(ModeOf(settings.path + "/lock.mdb"), 0660u);
+  EXPECT_EQ(ModeOf(settings.path + "/locks.journal"), 0660u);
+}
+
+TEST(LmdbStore, NonRootCreatorMakesGroupWritableFiles) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  TempDir dir;
+  ManualClock clock(kNow);
+  const StoreSettings settings = Settings(dir);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(settings.path.c_str(), 0770), 0);
+  ASSERT_EQ(::chown(settings.path.c_str(), 65534, 65534), 0);
+  std::string message;
+  const int code = RunInChild(
+      [&](std::string& out) {
+        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+          return 2;
+        }
+        ::umask(022);  // an admin's shell, not Exim's umask 000
+        NullLogger quiet;
+        auto store = OpenLmdbStore(settings, clock, quiet);
+        if (!store) {
+          out = store.error().message;
+          return 1;
+        }
+        auto locked = (*store)->Update("alice", LockIt);
+        if (!locked) out = locked.error().message;
+        return locked ? 0 : 1;
+      },
+      &message);
+  if (code == 2) GTEST_SKIP() << "cannot drop privileges here";
+  ASSERT_EQ(code, 0) << message;
+  for (const char* name : {"/data.mdb", "/lock.mdb", "/locks.journal", "/rebuild.lock"}) {
+    EXPECT_EQ(ModeOf(settings.path + name), 0660u) << name;
+  }
+}
+
+TEST(LmdbStore, RootGivesItsFilesToTheDirectoryOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  ASSERT_EQ(::mkdir(settings.path.c_str(), 0770), 0);
+  const uid_t exim_uid = 65534;  // stands in for Debian-exim
+  const gid_t exim_gid = 65534;
+  ASSERT_EQ(::chown(settings.path.c_str(), exim_uid, exim_gid), 0);
+  // Files left by an earlier root run with umask 022: root:root 0644.
+  for (const char* name : {"/data.mdb", "/lock.mdb"}) {
+    const int fd = ::open((settings.path + name).c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    ::fchmod(fd, 0644);
+    ::close(fd);
+  }
+  {
+    auto store = MustOpen(settings, clock, logger);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Update("alice", LockIt));
+  }
+  for (const char* name : {"/data.mdb", "/lock.mdb", "/locks.journal", "/rebuild.lock"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((settings.path + name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_uid, exim_uid) << name;
+    EXPECT_EQ(st.st_gid, exim_gid) << name;
+    EXPECT_EQ(st.st_mode & 07777, 0660u) << name;
+  }
+  // And the Exim user can now use the store root touched.
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  std::string message;
+  const int code = RunInChild(
+      [&](std::string& out) {
+        if (::setresgid(exim_gid, exim_gid, exim_gid) != 0 ||
+            ::setresuid(exim_uid, exim_uid, exim_uid) != 0) {
+          return 2;
+        }
+        NullLogger quiet;
+        auto store = OpenLmdbStore(settings, clock, quiet);
+        if (!store) {
+          out = store.error().message;
+          return 1;
+        }
+        auto updated = (*store)->Update("alice", CountRecipient);
+        if (!updated) out = updated.error().message;
+        return updated ? 0 : 1;
+      },
+      &message);
+  EXPECT_EQ(code, 0) << message;
+}
+
+TEST(LmdbStore, PermissionProblemNamesThePathAndTheFix) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  {
+    // Created by root in a root-owned directory: unusable by anyone else.
+    auto store = MustOpen(settings, clock, logger);
+    ASSERT_TRUE(store);
+  }
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  std::string message;
+  const int code = RunInChild(
+      [&](std::string& out) {
+        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+          return 2;
+        }
+        NullLogger quiet;
+        auto store = OpenLmdbStore(settings, clock, quiet);
+        if (store) return 0;
+        out = store.error().message;
+        return store.error().kind == ErrorKind::kStoreOpen ? 1 : 3;
+      },
+      &message);
+  if (code == 2) GTEST_SKIP() << "cannot drop privileges here";
+  ASSERT_EQ(code, 1) << message;
+  EXPECT_NE(message.find("cannot open store " + settings.path + ": "), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("Permission denied"), std::string::npos) << message;
+  EXPECT_NE(message.find("chown Debian-exim:Debian-exim, mode 0770/0660"), std::string::npos)
+      << message;
+}
+
+TEST(LmdbStore, MissingStoreInReadOnlyModeNamesThePath) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  auto store = OpenLmdbStore(settings, clock, logger, OpenMode::kReadOnly);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().kind, ErrorKind::kStoreOpen);
+  EXPECT_NE(store.error().message.find(settings.path), std::string::npos)
+      << store.error().message;
+  EXPECT_FALSE(fs::exists(settings.path));  // read-only creates nothing
+}
+
+TEST(LmdbStore, DataFileThatIsADirectoryIsAnOpenError) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  ASSERT_TRUE(fs::create_directories(settings.path + "/data.mdb"));
+  auto store = OpenLmdbStore(settings, clock, logger);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().kind, ErrorKind::kStoreOpen);
+  EXPECT_NE(store.error().message.find("cannot open store " + settings.path),
+            std::string::npos)
+      << store.error().message;
+  EXPECT_TRUE(fs::is_directory(settings.path + "/data.mdb"));  // not "repaired"
+}
+
+TEST(LmdbStore, ReadOnlyStoreReadsAndRefusesWrites) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  {
+    auto store = MustOpen(settings, clock, logger);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Update("alice", CountRecipient));
+  }
+  auto store = MustOpen(settings, clock, logger, OpenMode::kReadOnly);
+  ASSERT_TRUE(store);
+  const auto read = store->Get("alice");
+  ASSERT_TRUE(read && read->has_value());
+  EXPECT_EQ(Recipients(**read), 1u);
+  const auto write = store->Update("alice", CountRecipient);
+  ASSERT_FALSE(write);
+  EXPECT_EQ(write.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_FALSE(store->Prune(kNow));
+  EXPECT_TRUE(store->Stats());
+}
+
+TEST(LmdbStore, RefusesASecondEnvironmentInOneProcess) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  auto first = MustOpen(Settings(dir), clock, logger);
+  ASSERT_TRUE(first);
+  auto second = OpenLmdbStore(Settings(dir), clock, logger);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find("already open in this process"), std::string::npos);
+  first.reset();
+  EXPECT_TRUE(OpenLmdbStore(Settings(dir), clock, logger));  // fine once closed
+}
+
+// ---- durability ------------------------------------------------------------------
+
+TEST(LmdbStore, PeriodicSyncTimeIsSharedThroughTheStore) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  StoreSettings settings = Settings(dir, Durability::kPeriodic);
+  settings.sync_interval_seconds = 30;
+  auto last_sync = [&] {
+    RawEnv raw(settings.path);
+    const auto value = raw.Get("meta", "last_sync");
+    return value ? DecodeI64(*value) : -1;
+  };
+  auto update_at = [&](UnixSeconds t, Store::Mutator mutate) {
+    clock.Set(t);
+    auto store = MustOpen(settings, clock, logger);  // a short-lived process
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Update("alice", mutate));
+  };
+  update_at(kNow, CountRecipient);  // a new store syncs at creation
+  EXPECT_EQ(last_sync(), kNow);
+  update_at(kNow + 10, CountRecipient);
+  EXPECT_EQ(last_sync(), kNow);  // within the interval: no sync
+  update_at(kNow + 29, CountRecipient);
+  EXPECT_EQ(last_sync(), kNow);
+  update_at(kNow + 30, CountRecipient);
+  EXPECT_EQ(last_sync(), kNow + 30);  // due: synced and recorded
+  update_at(kNow + 31, LockIt);
+  EXPECT_EQ(last_sync(), kNow + 31);  // a lock is always synced
+}
+
+TEST(LmdbStore, StoreFormatIsRecordedInMeta) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  { ASSERT_TRUE(MustOpen(Settings(dir), clock, logger)); }
+  RawEnv raw(Settings(dir).path);
+  EXPECT_EQ(raw.Get("meta", "format"), std::string("\x01\x00\x00\x00", 4));
+  const auto created = raw.Get("meta", "created");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(DecodeI64(*created), kNow);
+}
+
+TEST(LmdbStore, RefusesAStoreOfANewerFormat) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  { ASSERT_TRUE(MustOpen(Settings(dir), clock, logger)); }
+  { RawEnv(Settings(dir).path).Put("meta", "format", std::string("\x02\x00\x00\x00", 4)); }
+  auto store = OpenLmdbStore(Settings(dir), clock, logger);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().kind, ErrorKind::kUnsupported);
+  EXPECT_TRUE(fs::exists(Settings(dir).path + "/data.mdb"));  // not set aside
+}
+
+// ---- the lock journal --------------------------------------------------------------
+
+TEST(LmdbStore, JournalFollowsLockChangesOnly) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  const std::string journal = settings.path + "/locks.journal";
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->Update("alice", CountRecipient));
+  EXPECT_FALSE(fs::exists(journal));  // counters never touch it
+
+  ASSERT_TRUE(store->Update("mallory", LockIt));
+  EXPECT_NE(ReadText(journal).find("lock account=mallory since="), std::string::npos);
+  struct stat before {};
+  ASSERT_EQ(::stat(journal.c_str(), &before), 0);
+  ASSERT_TRUE(store->Update("mallory", CountRecipient));  // locked, lock unchanged
+  struct stat after {};
+  ASSERT_EQ(::stat(journal.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);  // not rewritten
+
+  ASSERT_TRUE(store->Update("mallory", Unlock));
+  EXPECT_EQ(ReadText(journal).find("mallory"), std::string::npos);
+
+  ASSERT_TRUE(store->Update("eve", LockIt));
+  ASSERT_TRUE(store->Erase("eve"));
+  EXPECT_EQ(ReadText(journal).find("eve"), std::string::npos);
+}
+
+// ---- corruption -------------------------------------------------------------------
+
+void WriteRandomBytes(const std::string& path, size_t size) {
+  std::mt19937 random(42);
+  std::string bytes(size, '\0');
+  for (auto& b : bytes) b = static_cast<char>(random());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+TEST(LmdbStore, KeepsLockAcrossRebuild) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  {
+    auto store = MustOpen(settings, clock, logger);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Update("alice", CountRecipient));
+    ASSERT_TRUE(store->Update("mallory", LockIt));
+    ASSERT_TRUE(store->Update("bob", LockIt));
+    ASSERT_TRUE(store->Update("bob", Unlock));
+  }
+  WriteRandomBytes(settings.path + "/data.mdb", 64 * 1024);
+  clock.Set(kNow + 100);
+
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(fs::exists(settings.path + "/data.mdb.corrupt-" + std::to_string(kNow + 100)));
+  const auto mallory = store->Get("mallory");
+  ASSERT_TRUE(mallory && mallory->has_value());
+  EXPECT_TRUE((*mallory)->lock.locked);
+  EXPECT_EQ((*mallory)->lock.since, kNow);
+  EXPECT_EQ((*mallory)->lock.rule, "bounce-ratio");
+  EXPECT_EQ((*mallory)->lock.reason, "54 of 120 recipients bounced");
+  EXPECT_EQ((*mallory)->lock_count, 1u);
+  const auto alice = store->Get("alice");  // counters are soft state: gone
+  ASSERT_TRUE(alice);
+  EXPECT_FALSE(alice->has_value());
+  const auto bob = store->Get("bob");  // released before: not restored
+  ASSERT_TRUE(bob);
+  EXPECT_FALSE(bob->has_value());
+
+  ASSERT_FALSE(logger.lines().empty());
+  const auto& line = logger.lines().back();
+  EXPECT_EQ(line.level, LogLevel::kError);
+  EXPECT_NE(line.text.find("store " + settings.path + " was corrupt ("), std::string::npos)
+      << line.text;
+  EXPECT_NE(line.text.find("MDB_INVALID"), std::string::npos) << line.text;
+  EXPECT_NE(line.text.find("set aside as data.mdb.corrupt-" + std::to_string(kNow + 100)),
+            std::string::npos)
+      << line.text;
+  EXPECT_NE(line.text.find("rebuilt with 1 locks restored"), std::string::npos) << line.text;
+
+  // The rebuilt store works and is reopened without another rebuild.
+  ASSERT_TRUE(store->Update("alice", CountRecipient));
+  store.reset();
+  const size_t lines = logger.lines().size();
+  store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(logger.lines().size(), lines);
+}
+
+TEST(LmdbStore, RebuildsATruncatedDataFile) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }
+  WriteRandomBytes(settings.path + "/data.mdb", 100);  // shorter than a page
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(logger.Contains("was corrupt"));
+  EXPECT_TRUE(logger.Contains("rebuilt with 0 locks restored"));
+  EXPECT_TRUE(store->Update("alice", CountRecipient));
+}
+
+TEST(LmdbStore, ReadOnlyModeNeverRebuilds) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }
+  WriteRandomBytes(settings.path + "/data.mdb", 64 * 1024);
+  auto store = OpenLmdbStore(settings, clock, logger, OpenMode::kReadOnly);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().kind, ErrorKind::kStoreCorrupt);
+  EXPECT_EQ(store.error().code, MDB_INVALID);
+  EXPECT_NE(store.error().message.find("cannot open store " + settings.path +
+                                       ": mdb_env_open: MDB_INVALID"),
+            std::string::npos)
+      << store.error().message;
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(settings.path)) {
+    EXPECT_EQ(entry.path().filename().string().find("corrupt"), std::string::npos);
+    ++files;
+  }
+  EXPECT_GT(files, 0u);
+}
+
+TEST(LmdbStore, ReportsUndecodableRecordsWithoutOverwritingThem) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  { ASSERT_TRUE(MustOpen(settings, clock, logger)->Update("alice", CountRecipient)); }
+  const std::string garbage = "not a record at all";
+  std::string newer = "SWR";
+  newer += '\x09';  // a record version from the future
+  newer += std::string(2000, '\x5a');
+  {
+    RawEnv raw(settings.path);
+    raw.Put("records", "broken", garbage);
+    raw.Put("records", "future", newer);
+  }
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+
+  bool called = false;
+  auto update = store->Update("broken", [&](AccountRecord& r) {
+    called = true;
+    return CountRecipient(r);
+  });
+  ASSERT_FALSE(update);
+  EXPECT_FALSE(called);
+  EXPECT_EQ(update.error().kind, ErrorKind::kStoreCorrupt);
+  EXPECT_NE(update.error().message.find("record of broken"), std::string::npos)
+      << update.error().message;
+  auto future = store->Update("future", CountRecipient);
+  ASSERT_FALSE(future);
+  EXPECT_EQ(future.error().kind, ErrorKind::kUnsupported);
+  const auto get = store->Get("broken");
+  ASSERT_FALSE(get);
+  EXPECT_EQ(get.error().kind, ErrorKind::kStoreCorrupt);
+
+  std::vector<std::string> seen;
+  const auto report = store->ForEach([&](const AccountRecord& r) {
+    seen.push_back(r.account);
+    return true;
+  });
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->records, 1u);
+  EXPECT_EQ(report->undecodable, 2u);
+  EXPECT_EQ(seen, std::vector<std::string>{"alice"});
+  store.reset();
+  {
+    RawEnv raw(settings.path);
+    EXPECT_EQ(raw.Get("records", "broken"), garbage);  // untouched
+    EXPECT_EQ(raw.Get("records", "future"), newer);
+  }
+
+  // Prune drops damaged records but keeps those of a newer senderwatch.
+  store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  const auto pruned = store->Prune(kNow);
+  ASSERT_TRUE(pruned) << pruned.error().message;
+  EXPECT_EQ(pruned->removed, 1u);
+  EXPECT_EQ(pruned->bytes_freed, garbage.size());
+  store.reset();
+  RawEnv raw(settings.path);
+  EXPECT_FALSE(raw.Get("records", "broken").has_value());
+  EXPECT_EQ(raw.Get("records", "future"), newer);
+}
+
+// ---- a full map ---------------------------------------------------------------------
+
+TEST(LmdbStore, FullMapPrunesThenReportsStoreFull) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  StoreSettings settings = Settings(dir);
+  settings.max_size = 256 * 1024;
+  settings.retention_seconds = 3600;
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  auto touch = [&](AccountRecord& r) {
+    r.last_seen = clock.Now();
+    r.Count(Counter::kRecipients, clock.Now());
+    return WriteMode::kSoft;
+  };
+  ASSERT_TRUE(store->Update("locked", [&](AccountRecord& r) {
+    touch(r);
+    return LockIt(r);
+  }));
+
+  // Fill the map with records that are all fresh: nothing can be pruned.
+  int first_fill = 0;
+  Error error;
+  for (;; ++first_fill) {
+    auto r = store->Update("old-" + std::to_string(first_fill), touch);
+    if (!r) {
+      error = r.error();
+      break;
+    }
+    ASSERT_LT(first_fill, 10000) << "the map never filled";
+  }
+  EXPECT_EQ(error.kind, ErrorKind::kStoreFull) << error.message;
+  EXPECT_NE(error.message.find("store " + settings.path + " is full"), std::string::npos)
+      << error.message;
+  EXPECT_NE(error.message.find("MDB_MAP_FULL"), std::string::npos) << error.message;
+  EXPECT_GT(first_fill, 20);
+
+  // Later the old records are stale: the write that finds the map full
+  // prunes them and succeeds.
+  clock.Advance(2 * 3600);
+  const size_t lines_before = logger.lines().size();
+  int second_fill = 0;
+  for (; logger.lines().size() == lines_before; ++second_fill) {
+    auto fresh = store->Update("fresh-" + std::to_string(second_fill), touch);
+    ASSERT_TRUE(fresh) << second_fill << ": " << fresh.error().message;
+    ASSERT_LT(second_fill, first_fill) << "never pruned";
+  }
+  EXPECT_NE(logger.lines().back().text.find("pruned " + std::to_string(first_fill) + " of "),
+            std::string::npos)
+      << logger.lines().back().text;
+  const auto gone = store->Get("old-0");
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(gone->has_value());
+  const auto locked = store->Get("locked");  // stale but locked: kept
+  ASSERT_TRUE(locked && locked->has_value());
+  EXPECT_TRUE((*locked)->lock.locked);
+
+  // Filling it with fresh records again ends in kStoreFull, not a crash.
+  for (;; ++second_fill) {
+    auto r = store->Update("fresh-" + std::to_string(second_fill), touch);
+    if (!r) {
+      EXPECT_EQ(r.error().kind, ErrorKind::kStoreFull) << r.error().message;
+      break;
+    }
+    ASSERT_LT(second_fill, 10000);
+  }
+  EXPECT_GT(second_fill, first_fill * 3 / 4);
+  // Reading still works, and so does an update of an existing record.
+  const auto read = store->Get("fresh-1");
+  ASSERT_TRUE(read && read->has_value());
+  auto same = store->Update("fresh-1", touch);
+  EXPECT_TRUE(same) << same.error().message;
+  // A prune may have used its headroom (max_size/32, at least 64 pages),
+  // never more.
+  const auto stats = store->Stats();
+  ASSERT_TRUE(stats);
+  const uint64_t headroom = std::max<uint64_t>(settings.max_size / 32, 64 * 4096);
+  EXPECT_LE(stats->used_bytes, stats->map_size);
+  EXPECT_GE(stats->map_size, settings.max_size);
+  EXPECT_LE(stats->map_size, settings.max_size + headroom);
+  EXPECT_LE(stats->file_bytes, settings.max_size + headroom);
+}
+
+// ---- Stats ----------------------------------------------------------------------------
+
+TEST(LmdbStore, StatsDescribeTheStore) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->Update("u" + std::to_string(i), CountRecipient));
+  ASSERT_TRUE(store->Update("old", [](AccountRecord& r) {
+    r.last_seen = kNow - 5000;
+    return WriteMode::kSoft;
+  }));
+  ASSERT_TRUE(store->Update("mallory", LockIt));
+  ASSERT_TRUE(store->Update("timed", [](AccountRecord& r) {
+    LockIt(r);
+    r.lock.until = kNow - 1;  // ended
+    return WriteMode::kDurable;
+  }));
+  const auto stats = store->Stats();
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_EQ(stats->location, settings.path);
+  EXPECT_EQ(stats->records, 23u);
+  EXPECT_EQ(stats->locked, 1u);
+  EXPECT_EQ(stats->oldest_activity, kNow - 5000);
+  EXPECT_EQ(stats->map_size, settings.max_size);
+  EXPECT_GT(stats->used_bytes, 23u * 1000);
+  EXPECT_GE(stats->file_bytes, stats->used_bytes);
+  EXPECT_EQ(stats->file_bytes, fs::file_size(settings.path + "/data.mdb"));
+}
+
+// ---- processes ----------------------------------------------------------------------
+
+TEST(LmdbStore, ConcurrentProcessesCountExactly) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }  // create it once
+  constexpr int kProcesses = 8;
+  constexpr int kIncrements = 250;
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int code = 0;
+      try {
+        NullLogger quiet;
+        auto store = OpenLmdbStore(settings, clock, quiet);
+        if (!store) ::_exit(1);
+        for (int i = 0; i < kIncrements; ++i) {
+          // Half of them reopen between calls, like Exim's processes.
+          if (p % 2 == 1 && i % 50 == 0) {
+            store->reset();
+            store = OpenLmdbStore(settings, clock, quiet);
+            if (!store) ::_exit(2);
+          }
+          if (!(*store)->Update("shared", CountRecipient)) code = 3;
+        }
+      } catch (...) {
+        code = 4;
+      }
+      ::_exit(code);
+    }
+    children.push_back(pid);
+  }
+  for (const pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  const auto read = store->Get("shared");
+  ASSERT_TRUE(read && read->has_value());
+  EXPECT_EQ(Recipients(**read), static_cast<uint64_t>(kProcesses * kIncrements));
+}
+
+TEST(LmdbStore, ProcessesDyingInsideReadsLeaveNoStaleReaders) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  // This process keeps the store open throughout, as some Exim process
+  // always does; otherwise each opener would find the lock file unused and
+  // reset its reader table.
+  auto keeper = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(keeper);
+  ASSERT_TRUE(keeper->Update("alice", CountRecipient));
+  // More processes than reader slots (1024), each _exit()ing in the middle of
+  // a read transaction like an Exim child killed mid-call. Each must find
+  // the slot of the one before it stale and clear it.
+  constexpr int kProcesses = 1100;
+  int failures = 0;
+  std::string last_message;
+  for (int i = 0; i < kProcesses; ++i) {
+    std::string message;
+    const int code = RunInChild(
+        [&](std::string& out) {
+          NullLogger quiet;
+          auto store = OpenLmdbStore(settings, clock, quiet);
+          if (!store) {
+            out = store.error().message;
+            return 1;
+          }
+          auto stats = (*store)->Stats();
+          if (!stats) {
+            out = stats.error().message;
+            return 2;
+          }
+          const int code_in_scan = i == 0 || stats->stale_readers_cleared == 1 ? 0 : 3;
+          auto scan = (*store)->ForEach(
+              [&](const AccountRecord&) -> bool { ::_exit(code_in_scan); });
+          out = scan ? "visitor not called" : scan.error().message;
+          return 4;
+        },
+        &message);
+    if (code != 0) {
+      ++failures;
+      last_message = std::to_string(code) + ": " + message;
+    }
+  }
+  EXPECT_EQ(failures, 0) << last_message;
+  EXPECT_TRUE(keeper->Update("alice", CountRecipient));
+}
+
+TEST(LmdbStore, ForkedChildNeitherUsesNorReleasesTheParentsEnvironment) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->Update("alice", CountRecipient));
+  const pid_t parent = ::getpid();
+
+  int use_code = -5;
+  int reader_code = -5;
+  const auto report = store->ForEach([&](const AccountRecord&) {
+    // Inside the parent's read transaction: a child inherits it, tries to
+    // use the store, then unwinds and destroys everything it inherited.
+    use_code = RunInChild([&](std::string&) {
+      auto read = store->Get("alice");
+      const int code =
+          !read && read.error().kind == ErrorKind::kStoreIo ? 0 : 1;
+      store.reset();  // must neither close the env nor abort the parent's txn
+      return code;
+    });
+    // Another child opens the environment afresh and looks for the parent's
+    // reader slot, which the first child must not have released.
+    reader_code = RunInChild([&](std::string& out) {
+      auto env = lmdb::Env::Create();
+      if (!env || !env->SetMaxDbs(4) || !env->Open(settings.path, MDB_NOTLS, 0660)) return 2;
+      mdb_reader_list(
+          env->get(),
+          [](const char* msg, void* ctx) -> int {
+            *static_cast<std::string*>(ctx) += msg;
+            return 0;
+          },
+          &out);
+      std::istringstream lines(out);
+      std::string token;
+      while (lines >> token) {
+        if (token == std::to_string(parent)) return 0;
+      }
+      return 1;
+    });
+    return false;
+  });
+  ASSERT_TRUE(report);
+  EXPECT_EQ(use_code, 0);
+  EXPECT_EQ(reader_code, 0);
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(store->Update("alice", CountRecipient));
+}
+
+// The wrapper's own fork rule, without the Store around it: a child that
+// destroys an inherited read transaction must not free the parent's slot.
+TEST(LmdbEnv, ChildLeavesInheritedReaderSlotAlone) {
+  TempDir dir;
+  auto env = lmdb::Env::Create();
+  ASSERT_TRUE(env);
+  ASSERT_TRUE(env->Open(dir.path(), MDB_NOTLS, 0660));
+  auto txn = lmdb::Txn::Begin(*env, MDB_RDONLY);
+  ASSERT_TRUE(txn);
+  const pid_t parent = ::getpid();
+  EXPECT_EQ(RunInChild([&](std::string&) {
+              *txn = lmdb::Txn();  // runs the destructor in the child
+              *env = lmdb::Env();
+              return 0;
+            }),
+            0);
+  std::string readers;
+  const int code = RunInChild(
+      [&](std::string& out) {
+        auto fresh = lmdb::Env::Create();
+        if (!fresh || !fresh->Open(dir.path(), MDB_NOTLS, 0660)) return 2;
+        mdb_reader_list(
+            fresh->get(),
+            [](const char* msg, void* ctx) -> int {
+              *static_cast<std::string*>(ctx) += msg;
+              return 0;
+            },
+            &out);
+        std::istringstream lines(out);
+        for (std::string token; lines >> token;) {
+          if (token == std::to_string(parent)) return 0;
+        }
+        return 1;
+      },
+      &readers);
+  EXPECT_EQ(code, 0) << readers;
+  ASSERT_TRUE(txn->Commit());
+}
+
+TEST(LmdbEnv, ErrorsNameTheCallAndTheCode) {
+  const Error error = lmdb::CallError("mdb_put", MDB_MAP_FULL);
+  EXPECT_EQ(error.kind, ErrorKind::kStoreFull);
+  EXPECT_EQ(error.code, MDB_MAP_FULL);
+  EXPECT_TRUE(error.message.starts_with("mdb_put: MDB_MAP_FULL: ")) << error.message;
+  EXPECT_EQ(lmdb::CallError("mdb_env_open", EACCES).message,
+            "mdb_env_open: Permission denied");
+  EXPECT_EQ(lmdb::KindOf(MDB_CORRUPTED), ErrorKind::kStoreCorrupt);
+  EXPECT_TRUE(lmdb::IsCorruption(MDB_PAGE_NOTFOUND));
+  EXPECT_FALSE(lmdb::IsCorruption(MDB_MAP_FULL));
+}
+
+}  // namespace
+}  // namespace senderwatch

@@ -1,0 +1,89 @@
+#include "senderwatch/policy.h"
+
+#include <gtest/gtest.h>
+
+#include "senderwatch/units.h"
+
+namespace senderwatch {
+namespace {
+
+TEST(Policy, DefaultsHaveLockAndDeferRules) {
+  const Policy p = DefaultPolicy();
+  ASSERT_FALSE(p.rules.empty());
+  bool has_lock = false;
+  for (const Rule& r : p.rules) has_lock |= r.action == Action::kLock;
+  EXPECT_TRUE(has_lock);
+  EXPECT_EQ(p.on_error, OnError::kAccept);
+}
+
+TEST(Policy, ParsesTheDesignExample) {
+  auto p = ParsePolicy(R"(
+[store]
+path = "/var/spool/exim4/db/senderwatch"
+max_size = "1GiB"
+durability = "periodic"
+
+[[rule]]
+name   = "bounce-ratio"
+metric = "bounce_ratio"
+window = "1h"
+above  = 0.3
+min    = 20
+action = "lock"
+
+[lock]
+duration = "0"
+)", "t.toml");
+  ASSERT_TRUE(p) << p.error().message;
+  ASSERT_EQ(p->rules.size(), 1u);
+  EXPECT_EQ(p->rules[0].metric, Metric::kBounceRatio);
+  EXPECT_EQ(p->rules[0].min, 20u);
+  EXPECT_EQ(p->store.max_size, uint64_t{1} << 30);
+}
+
+TEST(Policy, ErrorsPointAtLineAndColumn) {
+  auto p = ParsePolicy("[[rule]]\nname = \"x\"\nmetric = \"bounces\"\nabov = 3\n", "p.toml");
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message.find("p.toml:4:"), std::string::npos) << p.error().message;
+  EXPECT_NE(p.error().message.find("abov"), std::string::npos);
+}
+
+TEST(Policy, RejectsWindowsThatSlotsCannotHoldExactly) {
+  for (const char* window : {"90s", "61m", "25h", "0"}) {
+    auto p = ParsePolicy(std::string("[[rule]]\nname=\"x\"\nmetric=\"bounces\"\nabove=1\naction=\"warn\"\nwindow=\"") +
+                             window + "\"\n",
+                         "w.toml");
+    EXPECT_FALSE(p) << window;
+  }
+}
+
+TEST(Policy, FormatParsesBackToTheSamePolicy) {
+  const Policy p = DefaultPolicy();
+  auto again = ParsePolicy(FormatPolicy(p), "formatted");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(FormatPolicy(*again), FormatPolicy(p));
+}
+
+TEST(LimitOverrides, ParsesLimitsAndOff) {
+  auto o = ParseLimitOverrides("bounce-flood=200, rcpt-rate=off;bounce-ratio=0.5");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->limits.at("bounce-flood"), 200.0);
+  EXPECT_FALSE(o->limits.at("rcpt-rate").has_value());
+  EXPECT_EQ(o->limits.at("bounce-ratio"), 0.5);
+  EXPECT_FALSE(ParseLimitOverrides("bounce-flood"));
+  EXPECT_FALSE(ParseLimitOverrides("x=-1"));
+  EXPECT_TRUE(ParseLimitOverrides("")->empty());
+}
+
+TEST(Units, ParsesAndFormatsDurations) {
+  EXPECT_EQ(*ParseDuration("90s"), 90);
+  EXPECT_EQ(*ParseDuration("2d"), 172800);
+  EXPECT_FALSE(ParseDuration("1.5h"));
+  EXPECT_FALSE(ParseDuration("-1h"));
+  EXPECT_EQ(FormatDuration(3600), "1h");
+  EXPECT_EQ(FormatDuration(600), "10m");
+  EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00Z");
+}
+
+}  // namespace
+}  // namespace senderwatch
