@@ -28,10 +28,15 @@ set(CPACK_PACKAGE_VENDOR "senderwatch")
 set(CPACK_PACKAGE_CONTACT "senderwatch maintainers <postmaster@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "detect and lock compromised SMTP AUTH accounts in Exim")
-# The long description: one paragraph, continuation lines are indented by
-# CPack.
-set(CPACK_PACKAGE_DESCRIPTION
-  "senderwatch is an Exim \${dlfunc} plugin and a command-line tool. The plugin counts, per authenticated account, recipients, hard bounces, client networks and failed logins, and locks an account when the policy says it is compromised, so its mail is refused or frozen until a person releases it with the senderwatch command.")
+# The long description, wrapped for dpkg (CPack indents the lines).
+# The summary line is CPACK_PACKAGE_DESCRIPTION_SUMMARY.
+string(JOIN "\n" CPACK_DEBIAN_PACKAGE_DESCRIPTION
+  "senderwatch is a dlfunc plugin for Exim and a command-line tool. The"
+  "plugin counts, per authenticated account, recipients, hard bounces,"
+  "client networks and failed logins, and locks an account when the policy"
+  "says it is compromised: its mail is then refused or frozen until a person"
+  "releases it with the senderwatch command, which also shows why an"
+  "account was locked and handles the mail it left in the queue.")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES TRUE)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -49,7 +54,7 @@ if(SENDERWATCH_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   string(APPEND _senderwatch_depends
-    ", liblmdb0, libspdlog1.10, libfmt9, libtomlplusplus3, libstdc++6 (>= 12), libc6 (>= 2.36)")
+    ", liblmdb0, libspdlog1.10-fmt9, libfmt9, libtomlplusplus3, zlib1g, libstdc++6 (>= 12), libc6 (>= 2.36)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_senderwatch_depends}")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "jq")

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "senderwatch/clock.h"
@@ -67,6 +68,12 @@ class Engine {
  private:
   Result<uint64_t> RecordFailure(Counter counter, std::string_view account,
                                  std::string_view client_ip);
+  // One counted event in one store transaction: ends an expired lock,
+  // lets `count` change the record, evaluates, stores a newly fired lock
+  // (durably) and announces it. `verdict` receives the evaluation.
+  Result<AccountRecord> CountEvent(const std::string& account, const LimitOverrides& overrides,
+                                   Verdict& verdict,
+                                   const std::function<void(AccountRecord&, UnixSeconds)>& count);
   void Announce(const AccountRecord& record);
 
   const Policy& policy_;

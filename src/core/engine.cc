@@ -61,23 +61,30 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
     if (!parsed) return std::unexpected(parsed.error());
     network = *parsed;
   }
-  const UnixSeconds now = clock_.Now();
   Verdict verdict;
-  bool newly_locked = false;
-  auto record = store_.Update(*name, [&](AccountRecord& r) {
-    const bool expired = ExpireLock(r, now);
+  auto record = CountEvent(*name, overrides, verdict, [&](AccountRecord& r, UnixSeconds now) {
     r.Count(Counter::kRecipients, now);
     if (network) r.SeeNetwork(*network, now);
-    verdict = Evaluate(policy_, r, now, overrides);
-    if (verdict.action == Action::kLock && !r.IsLocked(now)) {
-      ApplyLock(r, verdict, now, policy_.lock_duration_seconds);
-      newly_locked = true;
-    }
-    return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
   });
   if (!record) return std::unexpected(record.error());
-  if (newly_locked) Announce(*record);
   return verdict;
+}
+
+Result<AccountRecord> Engine::CountEvent(
+    const std::string& account, const LimitOverrides& overrides, Verdict& verdict,
+    const std::function<void(AccountRecord&, UnixSeconds)>& count) {
+  const UnixSeconds now = clock_.Now();
+  bool newly_locked = false;
+  auto record = store_.Update(account, [&](AccountRecord& r) {
+    const bool expired = ExpireLock(r, now);
+    count(r, now);
+    verdict = Evaluate(policy_, r, now, overrides);
+    newly_locked = verdict.action == Action::kLock && !r.IsLocked(now);
+    if (newly_locked) ApplyLock(r, verdict, now, policy_.lock_duration_seconds);
+    return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
+  });
+  if (record && newly_locked) Announce(*record);
+  return record;
 }
 
 Result<Verdict> Engine::PeekSender(std::string_view account, const LimitOverrides& overrides) {
@@ -119,21 +126,14 @@ Result<uint64_t> Engine::RecordFailure(Counter counter, std::string_view account
                                        std::string_view) {
   auto name = NormalizeAccount(account);
   if (!name) return std::unexpected(name.error());
-  const UnixSeconds now = clock_.Now();
-  bool newly_locked = false;
-  auto record = store_.Update(*name, [&](AccountRecord& r) {
-    const bool expired = ExpireLock(r, now);
+  Verdict verdict;
+  UnixSeconds counted_at = 0;
+  auto record = CountEvent(*name, LimitOverrides{}, verdict, [&](AccountRecord& r, UnixSeconds now) {
     r.Count(counter, now);
-    Verdict verdict = Evaluate(policy_, r, now, LimitOverrides{});
-    if (verdict.action == Action::kLock && !r.IsLocked(now)) {
-      ApplyLock(r, verdict, now, policy_.lock_duration_seconds);
-      newly_locked = true;
-    }
-    return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
+    counted_at = now;
   });
   if (!record) return std::unexpected(record.error());
-  if (newly_locked) Announce(*record);
-  return CounterInWindow(*record, counter, 3600, now);
+  return CounterInWindow(*record, counter, 3600, counted_at);
 }
 
 Result<AccountRecord> Engine::Lock(std::string_view account, std::string_view reason,

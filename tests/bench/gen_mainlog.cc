@@ -8,7 +8,9 @@
 // Exim generates. Messages interleave as on a real server (up to 64 in
 // flight). Three accounts are taken over in the middle of the log and spam
 // for two hours (50 recipients a message, 40% of them dead, from many
-// networks) so replay has something to find. Lines average about 180 bytes.
+// networks) so replay has something to find. The log_selector is Debian's
+// default plus +incoming_port +deliver_time +queue_time_overall (ports, DT=,
+// QT=); lines average about 175 bytes.
 //
 // Usage: gen_mainlog [--lines N] [--accounts N] [--seed N]
 //                    [--received-recipients] > mainlog
@@ -135,6 +137,11 @@ class Generator {
                   net & 255, 2 + rng_.Below(250));
     return buf;
   }
+  std::string Seconds() {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%u.%03us", rng_.Below(3), rng_.Below(1000));
+    return buf;
+  }
   std::string Token(int n) {
     std::string t;
     for (int i = 0; i < n; ++i) t += kBase62[rng_.Below(62)];
@@ -186,14 +193,15 @@ class Generator {
     NewId(m.id);
     const std::string id(m.id);
     const std::string user = LocalUser();
-    std::string arrival = id + " <= " + Remote() + " H=mail" + std::to_string(rng_.Below(500)) +
-                          ".sender.example [" + Ip() + "]:" +
+    const std::string host = std::to_string(rng_.Below(500));
+    std::string arrival = id + " <= " + Remote() + " H=mail" + host + ".sender.example (mx-out-" +
+                          host + ".mailrelay.sender.example) [" + Ip() + "]:" +
                           std::to_string(1024 + rng_.Below(60000)) + " P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=" +
                           std::to_string(2000 + rng_.Below(60000)) + " id=" + MsgHeaderId();
     if (listed_) arrival += " for " + user + "@example.net";
     m.lines.push_back(arrival);
-    m.lines.push_back(id + " => " + user + "@example.net R=dovecot T=dovecot_lmtp H=localhost [127.0.0.1] C=\"250 2.0.0 <" + user + "@example.net> " + Token(22) + " Saved\"");
-    m.lines.push_back(id + " Completed");
+    m.lines.push_back(id + " => " + user + "@example.net R=dovecot T=dovecot_lmtp H=localhost [127.0.0.1] C=\"250 2.0.0 <" + user + "@example.net> " + Token(22) + " Saved\" DT=" + Seconds());
+    m.lines.push_back(id + " Completed QT=" + Seconds());
     inflight_.push_back(std::move(m));
   }
 
@@ -233,12 +241,12 @@ class Generator {
       } else {
         m.lines.push_back(id + (i > 0 && rng_.Chance(0.3) ? " -> " : " => ") + r +
                           " R=dnslookup T=remote_smtp H=" + host + " [" + Ip() +
-                          "] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C=\"250 2.0.0 Ok: queued as " + Token(14) + "\"");
+                          "] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C=\"250 2.0.0 Ok: queued as " + Token(14) + "\" DT=" + Seconds());
       }
     }
     for (const auto& r : deferred) {
       m.lines.push_back(id + " => " + r + " R=dnslookup T=remote_smtp H=mx1." + r.substr(r.find('@') + 1) +
-                        " [" + Ip() + "] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C=\"250 2.0.0 Ok\"");
+                        " [" + Ip() + "] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C=\"250 2.0.0 Ok\" DT=" + Seconds());
     }
     if (bounced) {
       char bounce[17];
@@ -246,10 +254,10 @@ class Generator {
       const std::string b(bounce);
       m.lines.push_back(b + " <= <> R=" + id + " U=Debian-exim P=local S=" + std::to_string(3000 + rng_.Below(5000)) +
                         (listed_ ? " for " + name : std::string()));
-      m.lines.push_back(b + " => " + name + " R=dovecot T=dovecot_lmtp H=localhost [127.0.0.1] C=\"250 2.0.0 Saved\"");
-      m.lines.push_back(b + " Completed");
+      m.lines.push_back(b + " => " + name + " R=dovecot T=dovecot_lmtp H=localhost [127.0.0.1] C=\"250 2.0.0 Saved\" DT=" + Seconds());
+      m.lines.push_back(b + " Completed QT=" + Seconds());
     }
-    m.lines.push_back(id + " Completed");
+    m.lines.push_back(id + " Completed QT=" + Seconds());
     inflight_.push_back(std::move(m));
   }
 
@@ -259,8 +267,8 @@ class Generator {
     const std::string id(m.id);
     m.lines.push_back(id + " <= root@mail.example.net U=root P=local S=" + std::to_string(500 + rng_.Below(3000)) +
                       (listed_ ? " for root@mail.example.net" : ""));
-    m.lines.push_back(id + " => admin <root@mail.example.net> R=system_aliases T=dovecot_lmtp H=localhost [127.0.0.1] C=\"250 2.0.0 Saved\"");
-    m.lines.push_back(id + " Completed");
+    m.lines.push_back(id + " => admin <root@mail.example.net> R=system_aliases T=dovecot_lmtp H=localhost [127.0.0.1] C=\"250 2.0.0 Saved\" DT=" + Seconds());
+    m.lines.push_back(id + " Completed QT=" + Seconds());
     inflight_.push_back(std::move(m));
   }
 

@@ -22,7 +22,9 @@ import subprocess
 import sys
 import unittest
 
-SKIP = 77
+# CI sets SENDERWATCH_REQUIRE_E2E=1: there a missing prerequisite is a
+# failure, so the end-to-end tests can never pass by being skipped.
+SKIP = 1 if os.environ.get("SENDERWATCH_REQUIRE_E2E") == "1" else 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
