@@ -12,9 +12,8 @@ namespace senderwatch::cli {
 namespace {
 
 constexpr OptionSpec kGlobalSpecs[] = {
-    {"db", 0, true},          {"config", 0, true}, {"exim-config", 0, true},
-    {"json", 0, false},       {"color", 0, true},  {"no-color", 0, false},
-    {"verbose", 'v', false},  {"help", 'h', false},
+    {"db", 0, true},    {"config", 0, true},    {"exim-config", 0, true}, {"json", 0, false},
+    {"color", 0, true}, {"no-color", 0, false}, {"verbose", 'v', false},  {"help", 'h', false},
 };
 
 const OptionSpec* FindLong(std::span<const OptionSpec> specs, std::string_view name) {
@@ -61,7 +60,8 @@ Result<ParsedArgs> ParseArgs(std::span<const std::string> args, std::span<const 
       }
       const OptionSpec* spec = FindLong(specs, body);
       if (spec == nullptr) {
-        return MakeError(ErrorKind::kInvalidArgument, "unknown option '--" + std::string(body) + "'");
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "unknown option '--" + std::string(body) + "'");
       }
       std::string value;
       if (spec->takes_value) {
@@ -85,7 +85,8 @@ Result<ParsedArgs> ParseArgs(std::span<const std::string> args, std::span<const 
       for (size_t k = 1; k < arg.size(); ++k) {
         const OptionSpec* spec = FindShort(specs, arg[k]);
         if (spec == nullptr) {
-          return MakeError(ErrorKind::kInvalidArgument, "unknown option '-" + std::string(1, arg[k]) + "'");
+          return MakeError(ErrorKind::kInvalidArgument,
+                           "unknown option '-" + std::string(1, arg[k]) + "'");
         }
         std::string value;
         if (spec->takes_value) {
@@ -129,8 +130,8 @@ Result<GlobalOptions> ApplyGlobalOptions(const GlobalOptions& base, const Parsed
       return MakeError(ErrorKind::kInvalidArgument,
                        "--color takes auto, always or never, not '" + *v + "'");
     }
-    options.color = DecideColor(*v, isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"),
-                                std::getenv("TERM"));
+    options.color =
+        DecideColor(*v, isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"), std::getenv("TERM"));
   }
   if (parsed.Has("no-color")) options.color = false;
   return options;
@@ -140,8 +141,9 @@ Result<uint64_t> ParseCount(std::string_view option, std::string_view text) {
   uint64_t value = 0;
   const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || result.ec != std::errc() || result.ptr != text.data() + text.size()) {
-    return MakeError(ErrorKind::kInvalidArgument,
-                     std::string(option) + " needs a non-negative number, not '" + std::string(text) + "'");
+    return MakeError(
+        ErrorKind::kInvalidArgument,
+        std::string(option) + " needs a non-negative number, not '" + std::string(text) + "'");
   }
   return value;
 }

@@ -19,8 +19,8 @@
 namespace senderwatch::cli {
 
 struct OptionSpec {
-  std::string_view name;   // long name without dashes: "by"
-  char short_name = 0;     // 'n', or 0 for none
+  std::string_view name;  // long name without dashes: "by"
+  char short_name = 0;    // 'n', or 0 for none
   bool takes_value = false;
 };
 

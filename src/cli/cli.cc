@@ -39,7 +39,7 @@ An account was locked. What now?
 
 Commands:
 )"
-                                    R"(
+                                   R"(
 Options (before or after COMMAND):
   --db PATH           the store directory. Default: the policy's [store] path,
                       else $spool_directory/db/senderwatch, spool_directory as
@@ -92,8 +92,8 @@ const Command* FindCommand(std::string_view name) {
 
 int RunCli(std::span<const std::string> args) {
   GlobalOptions options;
-  options.color = DecideColor("auto", isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"),
-                              std::getenv("TERM"));
+  options.color =
+      DecideColor("auto", isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"), std::getenv("TERM"));
   // Global options end at the first argument that is not one: the verb.
   size_t verb_at = 0;
   std::vector<OptionSpec> specs(GlobalOptionSpecs().begin(), GlobalOptionSpecs().end());
@@ -108,8 +108,8 @@ int RunCli(std::span<const std::string> args) {
     // An option that takes a separate value consumes the next argument.
     size_t consumed = 1;
     if (!arg.starts_with("--") || arg.find('=') == std::string::npos) {
-      const std::string_view name = arg.starts_with("--") ? std::string_view(arg).substr(2)
-                                                           : std::string_view(arg).substr(1);
+      const std::string_view name =
+          arg.starts_with("--") ? std::string_view(arg).substr(2) : std::string_view(arg).substr(1);
       for (const OptionSpec& spec : specs) {
         const bool match = arg.starts_with("--") ? spec.name == name
                                                  : (name.size() == 1 && spec.short_name == name[0]);

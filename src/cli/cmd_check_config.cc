@@ -42,7 +42,8 @@ int RunCheckConfig(const GlobalOptions& base, std::span<const std::string> args)
   if (parsed->Has("help")) return Emit(kCheckConfigHelp);
   auto options = ApplyGlobalOptions(base, *parsed);
   if (!options) return UsageError("check-config", options.error().message);
-  if (parsed->positional().size() > 1) return UsageError("check-config", "expects at most one FILE");
+  if (parsed->positional().size() > 1)
+    return UsageError("check-config", "expects at most one FILE");
   const bool explicit_file = !parsed->positional().empty() || !options->config.empty();
   const std::string path =
       parsed->positional().empty() ? ConfigPath(*options) : parsed->positional().front();
@@ -81,18 +82,23 @@ int RunCheckConfig(const GlobalOptions& base, std::span<const std::string> args)
 
   if (!exists) {
     if (explicit_file) {
-      std::fprintf(stderr, "senderwatch: error: no such file: %s\n", SanitizeForTerminal(path).c_str());
+      std::fprintf(stderr, "senderwatch: error: no such file: %s\n",
+                   SanitizeForTerminal(path).c_str());
       return kExitNotFound;
     }
-    return Emit("# No policy file at " + SanitizeForTerminal(path) + ": the built-in defaults apply.\n"
-                "# They are, as a complete policy file:\n" + FormatPolicy(*policy));
+    return Emit("# No policy file at " + SanitizeForTerminal(path) +
+                ": the built-in defaults apply.\n"
+                "# They are, as a complete policy file:\n" +
+                FormatPolicy(*policy));
   }
   if (!policy) {
-    std::fprintf(stderr, "senderwatch: error: %s\n", SanitizeForTerminal(policy.error().message).c_str());
+    std::fprintf(stderr, "senderwatch: error: %s\n",
+                 SanitizeForTerminal(policy.error().message).c_str());
     return kExitUsage;
   }
   std::fprintf(stderr, "senderwatch: %s is valid\n", SanitizeForTerminal(path).c_str());
-  return Emit("# Effective policy from " + SanitizeForTerminal(path) + " (defaults filled in):\n" + FormatPolicy(*policy));
+  return Emit("# Effective policy from " + SanitizeForTerminal(path) + " (defaults filled in):\n" +
+              FormatPolicy(*policy));
 }
 
 }  // namespace senderwatch::cli

@@ -69,12 +69,12 @@ int RunDump(const GlobalOptions& base, std::span<const std::string> args) {
     return Emit(json.Take());
   }
 
-  Table table({"ACCOUNT", "STATE", "LOCKS", "RCPT 1h", "BOUNCES 1h", "DEFERS 1h", "NETS 1h",
-               "AUTHFAIL 1h", "RCPT 24h", "BOUNCES 24h", "LAST SEEN"},
-              {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight,
-               Table::Align::kRight, Table::Align::kRight, Table::Align::kRight,
-               Table::Align::kRight, Table::Align::kRight, Table::Align::kRight,
-               Table::Align::kLeft});
+  Table table(
+      {"ACCOUNT", "STATE", "LOCKS", "RCPT 1h", "BOUNCES 1h", "DEFERS 1h", "NETS 1h", "AUTHFAIL 1h",
+       "RCPT 24h", "BOUNCES 24h", "LAST SEEN"},
+      {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight,
+       Table::Align::kRight, Table::Align::kRight, Table::Align::kRight, Table::Align::kRight,
+       Table::Align::kRight, Table::Align::kRight, Table::Align::kLeft});
   const auto count = [&](const AccountRecord& r, Metric metric, int64_t window) {
     return FormatMetricValue(metric, MetricValue(r, metric, window, now));
   };
@@ -100,7 +100,8 @@ int RunDump(const GlobalOptions& base, std::span<const std::string> args) {
   out += (table.rows() > 0 ? "\n" : "") + Plural(scan->records, "record") + ", " +
          std::to_string(locked) + " locked, in " + SanitizeForTerminal(ctx.store_path) + "\n";
   if (scan->undecodable > 0) {
-    std::fprintf(stderr, "senderwatch: warning: %llu records could not be decoded (gc removes them)\n",
+    std::fprintf(stderr,
+                 "senderwatch: warning: %llu records could not be decoded (gc removes them)\n",
                  static_cast<unsigned long long>(scan->undecodable));
   }
   return Emit(out);

@@ -43,7 +43,8 @@ int RunLock(const GlobalOptions& base, std::span<const std::string> args) {
   auto account = NormalizeAccount(parsed->positional().front());
   if (!account) return UsageError("lock", account.error().message);
   const std::string reason = parsed->Value("reason").value_or("");
-  if (reason.empty()) return UsageError("lock", "--reason TEXT is required (it is shown by 'show')");
+  if (reason.empty())
+    return UsageError("lock", "--reason TEXT is required (it is shown by 'show')");
 
   auto context = OpenContext(*options, OpenMode::kReadWrite);
   if (!context) return ReportError(context.error());

@@ -19,7 +19,8 @@
 
 namespace senderwatch::cli {
 
-const std::string_view kQueueHelp = R"(Usage: senderwatch queue ACCOUNT [ID...] [--thaw | --remove] [--yes] [--json]
+const std::string_view kQueueHelp =
+    R"(Usage: senderwatch queue ACCOUNT [ID...] [--thaw | --remove] [--yes] [--json]
 
 Lists the messages in Exim's queue that ACCOUNT submitted (matched on the
 $authenticated_id stored with each message, without regard to case),
@@ -81,9 +82,8 @@ bool Confirm(const std::string& question) {
 }  // namespace
 
 int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({{"thaw", 0, false},
-                                                   {"remove", 0, false},
-                                                   {"yes", 'y', false}}));
+  auto parsed = ParseArgs(
+      args, WithGlobalOptions({{"thaw", 0, false}, {"remove", 0, false}, {"yes", 'y', false}}));
   if (!parsed) return UsageError("queue", parsed.error().message);
   if (parsed->Has("help")) return Emit(kQueueHelp);
   auto options = ApplyGlobalOptions(base, *parsed);
@@ -110,7 +110,8 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
   if (!note.empty()) logger->Log(LogLevel::kWarning, note);
   auto queue = ListQueue(spool);
   if (!queue) {
-    std::fprintf(stderr, "senderwatch: error: %s\n", SanitizeForTerminal(queue.error().message).c_str());
+    std::fprintf(stderr, "senderwatch: error: %s\n",
+                 SanitizeForTerminal(queue.error().message).c_str());
     return kExitStore;
   }
   std::vector<QueuedMessage> mine;
@@ -122,7 +123,8 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
     return a.age_seconds > b.age_seconds;  // oldest first, as exim -bp
   });
   for (const std::string& id : wanted) {
-    if (std::none_of(mine.begin(), mine.end(), [&](const QueuedMessage& m) { return m.id == id; })) {
+    if (std::none_of(mine.begin(), mine.end(),
+                     [&](const QueuedMessage& m) { return m.id == id; })) {
       std::fprintf(stderr, "senderwatch: message %s is not in the queue for '%s'\n", id.c_str(),
                    SanitizeForTerminal(*account).c_str());
       return kExitNotFound;
@@ -144,10 +146,10 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
       out = "No messages of " + SanitizeForTerminal(*account) + " in the queue (" +
             SanitizeForTerminal(spool) + ").\n";
     } else {
-      Table table({"ID", "AGE", "SIZE", "STATE", "RCPTS", "SENDER", "RECIPIENTS"},
-                  {Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight,
-                   Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft,
-                   Table::Align::kLeft});
+      Table table(
+          {"ID", "AGE", "SIZE", "STATE", "RCPTS", "SENDER", "RECIPIENTS"},
+          {Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight, Table::Align::kLeft,
+           Table::Align::kRight, Table::Align::kLeft, Table::Align::kLeft});
       for (const QueuedMessage& m : mine) {
         table.AddRow({{m.id},
                       {HumanDuration(m.age_seconds)},
@@ -189,7 +191,8 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
     }
     auto result = RunEximOnMessages(options->exim_config, thaw ? "-Mt" : "-Mrm", targets);
     if (!result) {
-      std::fprintf(stderr, "senderwatch: error: %s\n", SanitizeForTerminal(result.error().message).c_str());
+      std::fprintf(stderr, "senderwatch: error: %s\n",
+                   SanitizeForTerminal(result.error().message).c_str());
       return kExitStore;
     }
     failed_batches = *result;
@@ -232,7 +235,8 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
     const std::string done = thaw ? "thawed" : "removed";
     WriteOut(failed_batches == 0
                  ? Plural(targets.size(), "message") + " " + done + ".\n"
-                 : "Exim reported errors for some messages (see above); the rest were " + done + ".\n");
+                 : "Exim reported errors for some messages (see above); the rest were " + done +
+                       ".\n");
   }
   return failed_batches == 0 ? kExitOk : kExitStore;
 }

@@ -240,11 +240,13 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
   if (stats->first_time != 0) {
     text += ", " + FormatTime(stats->first_time) + " to " + FormatTime(stats->last_time);
   }
-  text += " (" + Thousands(stats->lines_not_understood) + " not understood) in " +
-          FormatNumber(static_cast<double>(static_cast<int64_t>(seconds * 100)) / 100) + " s (" +
-          Thousands(static_cast<uint64_t>(rate)) + " lines/s).\n";
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof elapsed, "%.2f", seconds);
+  text += " (" + Thousands(stats->lines_not_understood) + " not understood) in " + elapsed +
+          " s (" + Thousands(static_cast<uint64_t>(rate)) + " lines/s).\n";
   text += Thousands(join.messages) + " messages, " + Thousands(join.authenticated_messages) +
-          " authenticated, from " + Plural(summary.accounts, "account") + ": " +
+          " authenticated, from " + Thousands(summary.accounts) +
+          (summary.accounts == 1 ? " account: " : " accounts: ") +
           Thousands(join.recipients) + " recipients, " + Thousands(join.bounces) + " bounces, " +
           Thousands(join.defers) + " deferrals, " + Thousands(join.authfails) + " failed logins.\n\n";
   const std::string policy_name =
@@ -262,7 +264,8 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
     for (size_t i = 0; i < parts.size(); ++i) {
       text += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
     }
-    text += ", refusing " + Plural(summary.refused_recipients, "recipient") + ":\n\n";
+    text += ", refusing " + Thousands(summary.refused_recipients) +
+            (summary.refused_recipients == 1 ? " recipient" : " recipients") + ":\n\n";
     Table table({"ACCOUNT", "VERDICT", "SINCE", "RULE", "VALUE", "LIMIT", "WINDOW", "REFUSED",
                  "RCPT", "BOUNCES"},
                 {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kLeft, Table::Align::kLeft,

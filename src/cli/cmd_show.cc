@@ -51,7 +51,9 @@ Exit status: 0 shown, 1 no such account, 2 usage error, 3 store error.
 
 namespace {
 
-std::string RuleWindowText(const RuleView& view) { return FormatDuration(view.rule->window_seconds); }
+std::string RuleWindowText(const RuleView& view) {
+  return FormatDuration(view.rule->window_seconds);
+}
 
 std::string StatusText(const RuleView& view) {
   if (!view.enabled) return "off";
@@ -69,7 +71,8 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
   const bool locked = record.IsLocked(now);
   std::string out;
   out += Paint(name, Style::kBold, color) + "  " +
-         (locked ? Paint("LOCKED", Style::kBoldRed, color) : Paint("not locked", Style::kGreen, color)) +
+         (locked ? Paint("LOCKED", Style::kBoldRed, color)
+                 : Paint("not locked", Style::kGreen, color)) +
          "\n\n";
 
   KeyValueList lock;
@@ -90,7 +93,8 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
   lock.Add("Times locked", std::to_string(record.lock_count));
   if (record.last_release.at != 0) {
     std::string release = FormatTimeAndAgo(record.last_release.at, now);
-    if (!record.last_release.by.empty()) release += " by " + SanitizeForTerminal(record.last_release.by);
+    if (!record.last_release.by.empty())
+      release += " by " + SanitizeForTerminal(record.last_release.by);
     if (!record.last_release.reason.empty()) {
       release += ": " + SanitizeForTerminal(record.last_release.reason);
     }
@@ -99,23 +103,25 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
     lock.Add("Last release", "never");
   }
   if (record.evidence_after != 0) {
-    lock.Add("Evidence after", FormatTime(record.evidence_after) +
-                                   " (lock rules ignore what came before)");
+    lock.Add("Evidence after",
+             FormatTime(record.evidence_after) + " (lock rules ignore what came before)");
   }
   lock.Add("First seen", FormatTimeAndAgo(record.first_seen, now));
   lock.Add("Last seen", FormatTimeAndAgo(record.last_seen, now));
   out += lock.Render(color);
 
   out += "\n" + Paint("Rules now", Style::kBold, color) + "\n";
-  Table rule_table({"RULE", "METRIC", "WINDOW", "VALUE", "LIMIT", "ACTION", "STATUS"},
-                   {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight,
-                    Table::Align::kRight, Table::Align::kRight, Table::Align::kLeft,
-                    Table::Align::kLeft});
+  Table rule_table(
+      {"RULE", "METRIC", "WINDOW", "VALUE", "LIMIT", "ACTION", "STATUS"},
+      {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight,
+       Table::Align::kRight, Table::Align::kLeft, Table::Align::kLeft});
   for (const RuleView& view : rules) {
     const Metric metric = view.rule->metric;
     std::string value = FormatMetricValue(metric, view.value);
     if (view.since_release) value += "*";
-    const Style style = view.fired ? Style::kRed : view.pressure >= 0.8 ? Style::kYellow : Style::kPlain;
+    const Style style = view.fired             ? Style::kRed
+                        : view.pressure >= 0.8 ? Style::kYellow
+                                               : Style::kPlain;
     rule_table.AddRow({{SanitizeForTerminal(view.rule->name)},
                        {std::string(MetricName(metric))},
                        {RuleWindowText(view)},
@@ -128,7 +134,8 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
     out += "  (the policy has no rules)\n";
   } else {
     out += rule_table.Render(color, 2);
-    if (std::any_of(rules.begin(), rules.end(), [](const RuleView& v) { return v.since_release; })) {
+    if (std::any_of(rules.begin(), rules.end(),
+                    [](const RuleView& v) { return v.since_release; })) {
       out += "  * counted since the last release only\n";
     }
   }
@@ -150,21 +157,23 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
   }
   out += counters.Render(color, 2);
 
-  out += "\n" + Paint("Client networks", Style::kBold, color) + " (IPv4 /24, IPv6 /64; most recent first)\n";
+  out += "\n" + Paint("Client networks", Style::kBold, color) +
+         " (IPv4 /24, IPv6 /64; most recent first)\n";
   std::vector<NetworkSighting> networks(
       record.networks.begin(),
       record.networks.begin() + std::min<size_t>(record.network_count, record.networks.size()));
-  std::sort(networks.begin(), networks.end(), [](const NetworkSighting& a, const NetworkSighting& b) {
-    return a.last_minute > b.last_minute;
-  });
+  std::sort(networks.begin(), networks.end(),
+            [](const NetworkSighting& a, const NetworkSighting& b) {
+              return a.last_minute > b.last_minute;
+            });
   if (networks.empty()) {
     out += "  none recorded\n";
   } else {
     Table table({"NETWORK", "FIRST SEEN", "LAST SEEN"});
     for (const NetworkSighting& n : networks) {
       table.AddRow({{FormatClientNetwork(n.network)},
-                    {FormatAgo(static_cast<UnixSeconds>(n.first_minute) * 60, now)},
-                    {FormatAgo(static_cast<UnixSeconds>(n.last_minute) * 60, now)}});
+                    {FormatMinuteAgo(n.first_minute, now)},
+                    {FormatMinuteAgo(n.last_minute, now)}});
     }
     out += table.Render(color, 2);
   }
@@ -173,8 +182,11 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
     const std::string quoted = ShellQuote(name);
     out += "\n" + Paint("To release", Style::kBold, color) +
            " it once its password has been changed:\n"
-           "  senderwatch queue " + quoted + "     (review the mail it left in the queue)\n"
-           "  senderwatch unlock " + quoted + " --reason \"password changed\"\n";
+           "  senderwatch queue " +
+           quoted +
+           "     (review the mail it left in the queue)\n"
+           "  senderwatch unlock " +
+           quoted + " --reason \"password changed\"\n";
   }
   return out;
 }
@@ -198,7 +210,8 @@ int RunShow(const GlobalOptions& base, std::span<const std::string> args) {
   if (!record) return ReportError(record.error());
   if (!record->has_value()) {
     std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
-                 SanitizeForTerminal(*account).c_str(), SanitizeForTerminal(ctx.store_path).c_str());
+                 SanitizeForTerminal(*account).c_str(),
+                 SanitizeForTerminal(ctx.store_path).c_str());
     return kExitNotFound;
   }
   const UnixSeconds now = ctx.clock.Now();

@@ -42,6 +42,10 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
   const UnixSeconds now = ctx.clock.Now();
   auto stats = ctx.store->Stats();
   if (!stats) return ReportError(stats.error());
+  if (ctx.store_not_created) {  // the stand-in reports itself; show the real place
+    stats->location = ctx.store_path;
+    stats->map_size = ctx.policy.store.max_size;
+  }
   if (ctx.options.json) {
     JsonWriter json;
     json.BeginObject();
@@ -59,10 +63,12 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
   KeyValueList list;
   list.Add("Store", SanitizeForTerminal(stats->location));
   list.Add("Records", std::to_string(stats->records));
-  list.Add("Locked", std::to_string(stats->locked), stats->locked > 0 ? Style::kRed : Style::kPlain);
+  list.Add("Locked", std::to_string(stats->locked),
+           stats->locked > 0 ? Style::kRed : Style::kPlain);
   std::string used = FormatBytes(stats->used_bytes);
   if (stats->map_size > 0) {
-    const double share = static_cast<double>(stats->used_bytes) / static_cast<double>(stats->map_size);
+    const double share =
+        static_cast<double>(stats->used_bytes) / static_cast<double>(stats->map_size);
     used += " (" + FormatPercent(share) + " of max size)";
     list.Add("Used", used, share >= 0.8 ? Style::kYellow : Style::kPlain);
   } else {

@@ -82,8 +82,10 @@ int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
   if (auto name = parsed->Value("by")) {
     by = ParseMetric(*name);
     if (!by || std::find(kTopMetrics.begin(), kTopMetrics.end(), *by) == kTopMetrics.end()) {
-      return UsageError("top", "--by takes recipients, bounces, bounce_ratio, client_ips or "
-                               "authfails, not '" + *name + "'");
+      return UsageError("top",
+                        "--by takes recipients, bounces, bounce_ratio, client_ips or "
+                        "authfails, not '" +
+                            *name + "'");
     }
   }
   uint64_t limit = 20;
@@ -174,21 +176,21 @@ int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
   }
 
   const bool color = ctx.options.color;
-  Table table({"ACCOUNT", "STATE", "RISK", "RULE", "RCPT", "BOUNCES", "RATIO", "NETS", "AUTHFAIL",
-               "SEEN"},
-              {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft,
-               Table::Align::kRight, Table::Align::kRight, Table::Align::kRight,
-               Table::Align::kRight, Table::Align::kRight, Table::Align::kLeft});
+  Table table(
+      {"ACCOUNT", "STATE", "RISK", "RULE", "RCPT", "BOUNCES", "RATIO", "NETS", "AUTHFAIL", "SEEN"},
+      {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft,
+       Table::Align::kRight, Table::Align::kRight, Table::Align::kRight, Table::Align::kRight,
+       Table::Align::kRight, Table::Align::kLeft});
   for (size_t i = 0; i < shown; ++i) {
     const AccountSummary& s = summaries[i];
     std::vector<Table::Cell> row;
     row.push_back({SanitizeForTerminal(s.account), s.locked ? Style::kBold : Style::kPlain});
-    const Style state_style = s.locked                        ? Style::kBoldRed
-                              : s.state == Action::kDefer    ? Style::kRed
-                              : s.state == Action::kWarn     ? Style::kYellow
-                                                             : Style::kGreen;
+    const Style state_style = s.locked                    ? Style::kBoldRed
+                              : s.state == Action::kDefer ? Style::kRed
+                              : s.state == Action::kWarn  ? Style::kYellow
+                                                          : Style::kGreen;
     row.push_back({StateLabel(s), state_style});
-    row.push_back({FormatPercent(s.risk), s.risk > 1 ? Style::kRed
+    row.push_back({FormatPercent(s.risk), s.risk > 1      ? Style::kRed
                                           : s.risk >= 0.8 ? Style::kYellow
                                                           : Style::kPlain});
     // A locked account names the rule that locked it; others the nearest rule.
@@ -211,7 +213,8 @@ int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
     out += "'senderwatch show ACCOUNT' explains one.\n";
   }
   if (scan->undecodable > 0) {
-    std::fprintf(stderr, "senderwatch: warning: %llu records could not be decoded (gc removes them)\n",
+    std::fprintf(stderr,
+                 "senderwatch: warning: %llu records could not be decoded (gc removes them)\n",
                  static_cast<unsigned long long>(scan->undecodable));
   }
   return Emit(out);

@@ -14,7 +14,8 @@
 
 namespace senderwatch::cli {
 
-const std::string_view kUnlockHelp = R"(Usage: senderwatch unlock ACCOUNT [--reason TEXT] [--reset] [--json]
+const std::string_view kUnlockHelp =
+    R"(Usage: senderwatch unlock ACCOUNT [--reason TEXT] [--reset] [--json]
 
 Releases the lock of ACCOUNT: the plugin answers verdict=ok for it again.
 Do this after the account's password has been changed, or the spammer is
@@ -68,7 +69,8 @@ int RunUnlock(const GlobalOptions& base, std::span<const std::string> args) {
   if (!before) return ReportError(before.error());
   if (!before->has_value()) {
     std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
-                 SanitizeForTerminal(*account).c_str(), SanitizeForTerminal(ctx.store_path).c_str());
+                 SanitizeForTerminal(*account).c_str(),
+                 SanitizeForTerminal(ctx.store_path).c_str());
     return kExitNotFound;
   }
   const LockState previous = (*before)->lock;
@@ -80,7 +82,8 @@ int RunUnlock(const GlobalOptions& base, std::span<const std::string> args) {
   if (!released) return ReportError(released.error());
   if (!released->has_value()) {  // erased in between (gc)
     std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
-                 SanitizeForTerminal(*account).c_str(), SanitizeForTerminal(ctx.store_path).c_str());
+                 SanitizeForTerminal(*account).c_str(),
+                 SanitizeForTerminal(ctx.store_path).c_str());
     return kExitNotFound;
   }
   const AccountRecord& record = **released;

@@ -2,14 +2,14 @@
 #include "cli/context.h"
 
 #include <pwd.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "cli/exim.h"
 #include "cli/format.h"
@@ -42,10 +42,14 @@ class StderrLogger final : public Logger {
  private:
   static spdlog::level::level_enum ToSpdlog(LogLevel level) {
     switch (level) {
-      case LogLevel::kDebug: return spdlog::level::debug;
-      case LogLevel::kInfo: return spdlog::level::info;
-      case LogLevel::kWarning: return spdlog::level::warn;
-      case LogLevel::kError: return spdlog::level::err;
+      case LogLevel::kDebug:
+        return spdlog::level::debug;
+      case LogLevel::kInfo:
+        return spdlog::level::info;
+      case LogLevel::kWarning:
+        return spdlog::level::warn;
+      case LogLevel::kError:
+        return spdlog::level::err;
     }
     return spdlog::level::err;
   }
@@ -123,7 +127,8 @@ int ReportError(const Error& error) {
                  "  sudo -u Debian-exim senderwatch ...\n");
   } else if (error.kind == ErrorKind::kStoreOpen && error.code == ENOENT) {
     std::fprintf(stderr,
-                 "senderwatch: hint: no store there yet (nothing recorded so far?), or pass --db PATH\n");
+                 "senderwatch: hint: create the store directory owned by the Exim user\n"
+                 "  (install -d -o Debian-exim -g Debian-exim -m 0770 DIR), or pass --db PATH\n");
   } else if (error.kind == ErrorKind::kConfig) {
     std::fprintf(stderr, "senderwatch: hint: senderwatch check-config FILE shows what is wrong\n");
   }
@@ -148,7 +153,19 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenM
   StoreSettings settings = context->policy.store;
   settings.path = context->store_path;
   auto store = OpenLmdbStore(settings, context->clock, *context->logger, mode);
-  if (!store) return std::unexpected(store.error());
+  if (!store) {
+    struct stat st;
+    const Error& error = store.error();
+    if (mode == OpenMode::kReadOnly && error.kind == ErrorKind::kStoreOpen &&
+        error.code == ENOENT && stat(settings.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      context->logger->Log(LogLevel::kInfo,
+                           "no store in " + settings.path + " yet: nothing recorded so far");
+      context->store_not_created = true;
+      context->store = NewMemoryStore(settings.retention_seconds);
+      return context;
+    }
+    return std::unexpected(store.error());
+  }
   context->store = std::move(*store);
   return context;
 }

@@ -76,12 +76,17 @@ struct Context {
   SystemClock clock;
   std::unique_ptr<Logger> logger;
   std::string store_path;
+  // True when a read-only command found the store directory but no store in
+  // it yet (nothing recorded so far): `store` is then an empty stand-in.
+  bool store_not_created = false;
   std::unique_ptr<Store> store;
 };
 
 // Loads the policy, resolves the store path and opens the LMDB store.
 // Read-only for verbs that only look (top, show, dump, stats): LMDB still
-// needs write access to lock.mdb for readers.
+// needs write access to lock.mdb for readers. A read-only open of an
+// existing directory in which the plugin has not created the store yet
+// gives an empty store (see Context::store_not_created), not an error.
 Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenMode mode);
 
 // Prints `text` to stdout exactly as given (no added newline); returns false

@@ -22,7 +22,7 @@ constexpr std::string_view kDefaultSpool = "/var/spool/exim4";
 constexpr size_t kIdsPerBatch = 200;
 
 constexpr std::array<std::string_view, 8> kExipickVariables = {
-    "message_exim_id", "deliver_freeze", "message_age",    "message_size",
+    "message_exim_id",        "deliver_freeze",   "message_age",    "message_size",
     "recipients_undel_count", "recipients_undel", "sender_address", "authenticated_id"};
 
 std::string FromEnvOr(const char* variable, const char* installed, const char* name) {
@@ -80,7 +80,8 @@ Result<ProcessResult> RunProgram(const std::vector<std::string>& argv, bool capt
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
       const int error = errno;
       posix_spawn_file_actions_destroy(&actions);
-      return MakeError(ErrorKind::kInvalidArgument, std::string("pipe: ") + std::strerror(error), error);
+      return MakeError(ErrorKind::kInvalidArgument, std::string("pipe: ") + std::strerror(error),
+                       error);
     }
     posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
   }
@@ -112,8 +113,8 @@ Result<ProcessResult> RunProgram(const std::vector<std::string>& argv, bool capt
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) {
       const int error = errno;
-      return MakeError(ErrorKind::kInvalidArgument, "waitpid " + argv[0] + ": " + std::strerror(error),
-                       error);
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "waitpid " + argv[0] + ": " + std::strerror(error), error);
     }
   }
   if (WIFEXITED(status)) {
@@ -196,9 +197,9 @@ Result<std::vector<QueuedMessage>> ParseExipickOutput(std::string_view output) {
     QueuedMessage m;
     m.id = std::string(Trim(lines[i]));
     if (!IsMessageId(m.id)) {
-      return MakeError(ErrorKind::kInvalidArgument,
-                       "unexpected exipick output: line " + std::to_string(i + 1) +
-                           " is not a message id");
+      return MakeError(
+          ErrorKind::kInvalidArgument,
+          "unexpected exipick output: line " + std::to_string(i + 1) + " is not a message id");
     }
     const std::string_view freeze = Trim(lines[i + 1]);
     m.frozen = !freeze.empty() && freeze != "0";
@@ -219,8 +220,8 @@ Result<std::vector<QueuedMessage>> ListQueue(const std::string& spool_directory)
     if (!variables.empty()) variables += ',';
     variables += v;
   }
-  const std::vector<std::string> argv = {ExipickBinary(), "--spool", spool_directory,
-                                         "--just-vars", "--show-vars", variables};
+  const std::vector<std::string> argv = {ExipickBinary(), "--spool",     spool_directory,
+                                         "--just-vars",   "--show-vars", variables};
   auto result = RunProgram(argv, /*capture_output=*/true);
   if (!result) return std::unexpected(result.error());
   if (result->exit_code != 0) {

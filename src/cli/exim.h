@@ -26,8 +26,8 @@ std::string EximBinary();
 std::string ExipickBinary();
 
 struct ProcessResult {
-  int exit_code = 0;       // 128+N when killed by signal N
-  std::string output;      // standard output (when captured)
+  int exit_code = 0;   // 128+N when killed by signal N
+  std::string output;  // standard output (when captured)
 };
 
 // Runs argv[0] with argv (no shell). Standard error is inherited, so Exim's
@@ -50,10 +50,10 @@ struct QueuedMessage {
   bool frozen = false;
   int64_t age_seconds = 0;
   uint64_t size = 0;
-  uint64_t undelivered = 0;       // recipients not yet delivered
-  std::string recipients;         // undelivered recipients, ", "-separated
-  std::string sender;             // envelope sender; empty for bounces
-  std::string authenticated_id;   // as stored in the spool, not normalised
+  uint64_t undelivered = 0;      // recipients not yet delivered
+  std::string recipients;        // undelivered recipients, ", "-separated
+  std::string sender;            // envelope sender; empty for bounces
+  std::string authenticated_id;  // as stored in the spool, not normalised
 };
 
 // The variables asked from exipick, one value per line in this order

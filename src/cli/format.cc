@@ -13,13 +13,20 @@ namespace {
 
 std::string_view AnsiStart(Style style) {
   switch (style) {
-    case Style::kPlain: return "";
-    case Style::kBold: return "\x1b[1m";
-    case Style::kDim: return "\x1b[2m";
-    case Style::kRed: return "\x1b[31m";
-    case Style::kYellow: return "\x1b[33m";
-    case Style::kGreen: return "\x1b[32m";
-    case Style::kBoldRed: return "\x1b[1;31m";
+    case Style::kPlain:
+      return "";
+    case Style::kBold:
+      return "\x1b[1m";
+    case Style::kDim:
+      return "\x1b[2m";
+    case Style::kRed:
+      return "\x1b[31m";
+    case Style::kYellow:
+      return "\x1b[33m";
+    case Style::kGreen:
+      return "\x1b[32m";
+    case Style::kBoldRed:
+      return "\x1b[1;31m";
   }
   return "";
 }
@@ -93,7 +100,8 @@ std::string SanitizeForTerminal(std::string_view text) {
     if (code < 0x20 || code == 0x7f) {
       AppendHexEscape(out, static_cast<unsigned char>(code));
     } else if (code >= 0x80 && code <= 0x9f) {  // C1 controls (CSI is U+009B)
-      for (size_t k = 0; k < length; ++k) AppendHexEscape(out, static_cast<unsigned char>(text[i + k]));
+      for (size_t k = 0; k < length; ++k)
+        AppendHexEscape(out, static_cast<unsigned char>(text[i + k]));
     } else {
       out.append(text.substr(i, length));
     }
@@ -129,7 +137,8 @@ size_t DisplayWidth(std::string_view text) {
 }
 
 std::string HumanDuration(int64_t seconds) {
-  uint64_t s = seconds < 0 ? static_cast<uint64_t>(-(seconds + 1)) + 1 : static_cast<uint64_t>(seconds);
+  uint64_t s =
+      seconds < 0 ? static_cast<uint64_t>(-(seconds + 1)) + 1 : static_cast<uint64_t>(seconds);
   struct Unit {
     uint64_t seconds;
     char name;
@@ -156,6 +165,14 @@ std::string FormatAgo(UnixSeconds when, UnixSeconds now) {
   if (delta > -5 && delta < 5) return "just now";
   if (delta > 0) return HumanDuration(delta) + " ago";
   return "in " + HumanDuration(-delta);
+}
+
+std::string FormatMinuteAgo(uint32_t minute, UnixSeconds now) {
+  if (minute == 0) return "never";
+  const int64_t delta = now / 60 - static_cast<int64_t>(minute);
+  if (delta == 0) return "this minute";
+  if (delta > 0) return HumanDuration(delta * 60) + " ago";
+  return "in " + HumanDuration(-delta * 60);
 }
 
 std::string FormatTimeAndAgo(UnixSeconds when, UnixSeconds now) {
@@ -229,7 +246,8 @@ std::string Table::Render(bool color, size_t indent) const {
   std::vector<size_t> widths(headers_.size());
   for (size_t c = 0; c < headers_.size(); ++c) widths[c] = DisplayWidth(headers_[c]);
   for (const auto& row : rows_) {
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], DisplayWidth(row[c].text));
+    for (size_t c = 0; c < row.size(); ++c)
+      widths[c] = std::max(widths[c], DisplayWidth(row[c].text));
   }
   const std::string margin(indent, ' ');
   std::string out;

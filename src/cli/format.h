@@ -48,6 +48,10 @@ std::string HumanDuration(int64_t seconds);
 // `when` is 0.
 std::string FormatAgo(UnixSeconds when, UnixSeconds now);
 
+// Relative time for values kept at minute precision (client networks):
+// `minute` is minutes since the epoch; "this minute", "5m ago", "2h ago".
+std::string FormatMinuteAgo(uint32_t minute, UnixSeconds now);
+
 // FormatTime plus the relative form: "2026-11-27T10:02:11Z (3m ago)";
 // "never" when `when` is 0.
 std::string FormatTimeAndAgo(UnixSeconds when, UnixSeconds now);

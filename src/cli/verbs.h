@@ -13,7 +13,7 @@
 
 namespace senderwatch::cli {
 
-#define SENDERWATCH_DECLARE_VERB(Name)                                             \
+#define SENDERWATCH_DECLARE_VERB(Name)                                            \
   int Run##Name(const GlobalOptions& options, std::span<const std::string> args); \
   extern const std::string_view k##Name##Help
 

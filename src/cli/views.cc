@@ -31,7 +31,8 @@ double Pressure(double value, double limit, bool enabled, uint64_t min, double m
 
 }  // namespace
 
-std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& record, UnixSeconds now) {
+std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& record,
+                                UnixSeconds now) {
   std::vector<RuleView> views;
   const std::vector<RuleReading> readings = ReadRules(policy, record, now, LimitOverrides{});
   views.reserve(readings.size());

@@ -22,9 +22,9 @@ namespace senderwatch::cli {
 inline constexpr std::array<int64_t, 3> kStandardWindows = {600, 3600, 86400};
 
 // The metrics `top` shows as columns and accepts for --by.
-inline constexpr std::array<Metric, 5> kTopMetrics = {
-    Metric::kRecipients, Metric::kBounces, Metric::kBounceRatio, Metric::kClientIps,
-    Metric::kAuthfails};
+inline constexpr std::array<Metric, 5> kTopMetrics = {Metric::kRecipients, Metric::kBounces,
+                                                      Metric::kBounceRatio, Metric::kClientIps,
+                                                      Metric::kAuthfails};
 
 // One rule's reading with the facts a person needs to judge it.
 struct RuleView {
@@ -60,11 +60,11 @@ struct MetricView {
 
 struct AccountSummary {
   std::string account;
-  bool locked = false;           // a lock is in force now
-  Action state = Action::kOk;    // kLock when locked, else the strongest fired rule
-  double risk = 0;               // the highest pressure of any rule
-  std::string risk_rule;         // the rule with that pressure
-  std::string lock_rule;         // the rule that locked it (when locked)
+  bool locked = false;         // a lock is in force now
+  Action state = Action::kOk;  // kLock when locked, else the strongest fired rule
+  double risk = 0;             // the highest pressure of any rule
+  std::string risk_rule;       // the rule with that pressure
+  std::string lock_rule;       // the rule that locked it (when locked)
   UnixSeconds last_seen = 0;
   std::array<MetricView, kTopMetrics.size()> metrics{};
 };

@@ -24,8 +24,8 @@ bool ExpireLock(AccountRecord& r, UnixSeconds now) {
 std::string DescribeEvidence(const Verdict& v) {
   char value[32];
   char limit[32];
-  std::snprintf(value, sizeof value, "%g", v.value);
-  std::snprintf(limit, sizeof limit, "%g", v.limit);
+  std::snprintf(value, sizeof value, "%.3g", v.value);
+  std::snprintf(limit, sizeof limit, "%.3g", v.limit);
   return std::string(MetricName(v.metric)) + " " + value + " above " + limit + " in " +
          FormatDuration(v.window_seconds);
 }

@@ -50,22 +50,48 @@ Joiner::MessageKey Joiner::KeyOf(std::string_view message_id) {
 }
 
 bool Joiner::Intern(std::string_view raw, AccountRef& out) {
-  auto it = raw_ids_.find(raw);
-  if (it == raw_ids_.end()) {
-    uint32_t index = kNoAccount;
+  const uint32_t* found = raw_ids_.Find(raw);
+  uint32_t index = found != nullptr ? *found : kNoAccount;
+  if (found == nullptr) {
     auto normalized = NormalizeAccount(raw);
     if (normalized) {
       auto [named, inserted] = by_name_.try_emplace(*normalized, static_cast<uint32_t>(names_.size()));
       if (inserted) names_.push_back(*normalized);
       index = named->second;
     }
-    it = raw_ids_.emplace(std::string(raw), index).first;
+    raw_ids_.Insert(raw, index);
   }
-  if (it->second == kNoAccount) {
+  if (index == kNoAccount) {
     ++stats_.invalid_accounts;
     return false;
   }
-  out = Ref(it->second);
+  out = Ref(index);
+  return true;
+}
+
+bool Joiner::NeedsBody(const LogLine& header) {
+  switch (header.kind) {
+    case LineKind::kDelivery:
+    case LineKind::kFailure:
+    case LineKind::kDeferral: {
+      if (header.cutthrough) return true;
+      cached_key_ = KeyOf(header.message_id);
+      auto it = open_.find(cached_key_);
+      cached_message_ = it == open_.end() ? nullptr : &it->second;
+      if (cached_message_ == nullptr && header.kind != LineKind::kDelivery) {
+        ++stats_.unattributed_failures;
+      }
+      return cached_message_ != nullptr;
+    }
+    case LineKind::kArrival:
+    case LineKind::kRejectedRcpt:
+    case LineKind::kAuthFailure:
+      return true;
+    case LineKind::kCompleted:
+    case LineKind::kMalformed:
+    case LineKind::kOther:
+      return false;
+  }
   return true;
 }
 
@@ -84,6 +110,7 @@ void Joiner::Feed(const LogLine& line) {
       AddressLine(line);
       break;
     case LineKind::kCompleted:
+      cached_message_ = nullptr;
       if (open_.erase(KeyOf(line.message_id)) > 0) stats_.open_messages = open_.size();
       break;
     case LineKind::kRejectedRcpt: {
@@ -108,6 +135,7 @@ void Joiner::Feed(const LogLine& line) {
 }
 
 void Joiner::Arrival(const LogLine& line) {
+  cached_message_ = nullptr;
   ++stats_.messages;
   if (line.sender == "<>" && !line.bounce_of.empty()) ++stats_.bounce_messages;
   const MessageKey key = KeyOf(line.message_id);
@@ -163,8 +191,14 @@ void Joiner::AddressLine(const LogLine& line) {
     return;
   }
   const MessageKey key = KeyOf(line.message_id);
-  auto it = open_.find(key);
-  if (it == open_.end()) {
+  OpenMessage* found = nullptr;
+  if (cached_message_ != nullptr && cached_key_ == key) {
+    found = cached_message_;
+  } else if (auto it = open_.find(key); it != open_.end()) {
+    found = &it->second;
+  }
+  cached_message_ = nullptr;
+  if (found == nullptr) {
     if (line.kind == LineKind::kDelivery && line.cutthrough) {
       // ">>" comes before the message's "<=": remember the recipient.
       OpenMessage& message = open_[key];
@@ -177,7 +211,7 @@ void Joiner::AddressLine(const LogLine& line) {
     }
     return;
   }
-  OpenMessage& message = it->second;
+  OpenMessage& message = *found;
   message.last_seen = line.time;
   CountRecipient(message, line.top_address, line.time);
   if (!message.arrived) return;
@@ -191,6 +225,7 @@ void Joiner::AddressLine(const LogLine& line) {
 }
 
 void Joiner::Sweep(UnixSeconds now) {
+  cached_message_ = nullptr;
   const UnixSeconds horizon = now - options_.max_message_idle_seconds;
   for (auto it = open_.begin(); it != open_.end();) {
     if (it->second.last_seen < horizon) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "eximlog/log_line.h"
+#include "eximlog/string_table.h"
 #include "senderwatch/clock.h"
 
 namespace senderwatch::eximlog {
@@ -86,6 +87,11 @@ class Joiner {
   // Feeds one parsed line. kMalformed and kOther lines are ignored.
   void Feed(const LogLine& line);
 
+  // Whether Feed needs the fields of a line of which only the header is
+  // parsed (ParseHeader): false for lines of messages no account sent and
+  // for "Completed". Remembers the message it found for the next Feed.
+  bool NeedsBody(const LogLine& header);
+
   size_t account_count() const { return names_.size(); }
   const std::string& account_name(uint32_t index) const { return names_[index]; }
   const JoinStats& stats() const { return stats_; }
@@ -132,10 +138,13 @@ class Joiner {
   JoinStats stats_;
   std::unordered_map<MessageKey, OpenMessage, MessageKeyHash> open_;
   // Raw id as logged -> index (kNoAccount: invalid); normalised name -> index.
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> raw_ids_;
+  StringTable raw_ids_;
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> by_name_;
   std::vector<std::string> names_;
   UnixSeconds next_sweep_ = 0;
+  // The message NeedsBody found, valid until the next Feed (which clears it).
+  MessageKey cached_key_;
+  OpenMessage* cached_message_ = nullptr;
 };
 
 }  // namespace senderwatch::eximlog

@@ -332,13 +332,13 @@ bool IsMessageId(std::string_view t) {
   return true;
 }
 
-void ParseLine(std::string_view line, TimestampParser& times, LogLine& out) {
+size_t ParseHeader(std::string_view line, TimestampParser& times, LogLine& out) {
   out = LogLine{};
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   size_t pos = times.Parse(line, out.time);
   if (pos == 0) {
     out.kind = LineKind::kMalformed;
-    return;
+    return 0;
   }
   out.kind = LineKind::kOther;
   // +pid: "[1234] "
@@ -362,43 +362,60 @@ void ParseLine(std::string_view line, TimestampParser& times, LogLine& out) {
     const char a = marker ? rest[0] : '\0';
     const char b = marker ? rest[1] : '\0';
     if (marker && ((a == '<' && b == '=') || (a == '(' && b == '='))) {
-      out.kind = ParseArrival(line, pos + 3, out) ? LineKind::kArrival : LineKind::kMalformed;
-      return;
-    }
-    if (marker && ((a == '=' && b == '>') || (a == '-' && b == '>') || (a == '>' && b == '>') ||
-                   (a == '*' && b == '>'))) {
+      out.kind = LineKind::kArrival;
+    } else if (marker && ((a == '=' && b == '>') || (a == '-' && b == '>') ||
+                          (a == '>' && b == '>') || (a == '*' && b == '>'))) {
       out.cutthrough = a == '>';
-      out.kind = ParseDeliveryAddress(line, pos + 3, out) ? LineKind::kDelivery
-                                                          : LineKind::kMalformed;
-      return;
-    }
-    if (marker && a == '*' && b == '*') {
-      out.kind = ParseDeliveryAddress(line, pos + 3, out) ? LineKind::kFailure
-                                                          : LineKind::kMalformed;
-      return;
-    }
-    if (marker && a == '=' && b == '=') {
-      out.kind = ParseDeliveryAddress(line, pos + 3, out) ? LineKind::kDeferral
-                                                          : LineKind::kMalformed;
-      return;
-    }
-    if (StartsWith(rest, 0, "Completed") && (rest.size() == 9 || rest[9] == ' ')) {
+      out.kind = LineKind::kDelivery;
+    } else if (marker && a == '*' && b == '*') {
+      out.kind = LineKind::kFailure;
+    } else if (marker && a == '=' && b == '=') {
+      out.kind = LineKind::kDeferral;
+    } else if (StartsWith(rest, 0, "Completed") && (rest.size() == 9 || rest[9] == ' ')) {
       out.kind = LineKind::kCompleted;
     }
-    return;
+    return pos;
   }
   // Lines without a message id: SMTP-time rejections and AUTH failures.
-  static constexpr std::string_view kAuthFailed = " authenticator failed for ";
-  static constexpr std::string_view kRejectedRcpt = "rejected RCPT <";
-  if (rest.find(kRejectedRcpt) != npos) {
-    out.kind = ParseRejectedRcpt(line, pos, out) ? LineKind::kRejectedRcpt : LineKind::kMalformed;
-    return;
+  if (rest.find("rejected RCPT <") != npos) {
+    out.kind = LineKind::kRejectedRcpt;
+  } else if (rest.find(" authenticator failed for ") != npos) {
+    out.kind = LineKind::kAuthFailure;
   }
-  const size_t marker = rest.find(kAuthFailed);
-  if (marker != npos) {
-    out.kind = ParseAuthFailure(line, pos, pos + marker, out) ? LineKind::kAuthFailure
-                                                              : LineKind::kMalformed;
+  return pos;
+}
+
+void ParseBody(std::string_view line, size_t body, LogLine& out) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  bool ok = true;
+  switch (out.kind) {
+    case LineKind::kArrival:
+      ok = ParseArrival(line, body + 3, out);
+      break;
+    case LineKind::kDelivery:
+    case LineKind::kFailure:
+    case LineKind::kDeferral:
+      ok = ParseDeliveryAddress(line, body + 3, out);
+      break;
+    case LineKind::kRejectedRcpt:
+      ok = ParseRejectedRcpt(line, body, out);
+      break;
+    case LineKind::kAuthFailure: {
+      const size_t marker = line.find(" authenticator failed for ", body);
+      ok = marker != npos && ParseAuthFailure(line, body, marker, out);
+      break;
+    }
+    case LineKind::kMalformed:
+    case LineKind::kOther:
+    case LineKind::kCompleted:
+      break;
   }
+  if (!ok) out.kind = LineKind::kMalformed;
+}
+
+void ParseLine(std::string_view line, TimestampParser& times, LogLine& out) {
+  const size_t body = ParseHeader(line, times, out);
+  ParseBody(line, body, out);
 }
 
 }  // namespace senderwatch::eximlog

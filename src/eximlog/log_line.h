@@ -76,6 +76,14 @@ struct LogLine {
 // set whenever the timestamp parses, even for kOther.
 void ParseLine(std::string_view line, TimestampParser& times, LogLine& out);
 
+// ParseLine in two steps, so that a reader can skip the fields of lines it
+// has no use for (deliveries of messages no account sent are most of a log).
+// ParseHeader sets the time, message id, kind and `cutthrough` and returns
+// where the rest of the line starts; ParseBody fills in the fields of that
+// kind, turning the kind into kMalformed when they do not parse.
+size_t ParseHeader(std::string_view line, TimestampParser& times, LogLine& out);
+void ParseBody(std::string_view line, size_t body, LogLine& out);
+
 // True when `token` has the shape of an Exim message id: 6-6-2 (4.96 and
 // before, "1xWvaM-0003ey-1X") or 6-11-4 (4.97 and later), base-62.
 bool IsMessageId(std::string_view token);

@@ -31,17 +31,22 @@ Result<ScanStats> ScanLogs(const std::vector<std::string>& paths, Joiner& joiner
     std::string_view text;
     while (file.NextLine(text)) {
       ++stats.lines;
-      ParseLine(text, times, line);
-      switch (line.kind) {
-        case LineKind::kMalformed:
+      const size_t body = ParseHeader(text, times, line);
+      if (line.kind == LineKind::kMalformed) {
+        ++stats.lines_not_understood;
+        continue;
+      }
+      if (line.kind == LineKind::kOther) {
+        ++stats.lines_other;
+      } else if (line.kind == LineKind::kCompleted) {
+        joiner.Feed(line);
+      } else if (joiner.NeedsBody(line)) {
+        ParseBody(text, body, line);
+        if (line.kind == LineKind::kMalformed) {
           ++stats.lines_not_understood;
           continue;
-        case LineKind::kOther:
-          ++stats.lines_other;
-          break;
-        default:
-          joiner.Feed(line);
-          break;
+        }
+        joiner.Feed(line);
       }
       if (stats.first_time == 0) stats.first_time = line.time;
       if (line.time > stats.last_time) stats.last_time = line.time;

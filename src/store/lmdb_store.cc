@@ -206,6 +206,7 @@ class LmdbStore final : public Store {
   MDB_dbi records_ = 0;
   MDB_dbi meta_ = 0;
   bool have_dbs_ = false;  // false: a read-only store never written yet
+  bool created_ = false;   // the last OpenEnv created the databases
   uint64_t stale_readers_cleared_ = 0;
 };
 
@@ -227,7 +228,21 @@ Result<void> LmdbStore::Open() {
   registered_ = true;
 
   auto opened = OpenEnv(/*take_open_lock=*/true);
-  if (opened) return {};
+  if (opened) {
+    // A new store next to a lock journal (the files were deleted, or an
+    // earlier rebuild failed half-way): the journal's locks still hold.
+    if (created_) {
+      auto journal = store_internal::ReadJournal(path_);
+      if (journal && !journal->entries.empty()) {
+        auto restored = RestoreLocks(journal->entries);
+        if (!restored) return std::unexpected(OpenError(restored.error()));
+        logger_.Log(LogLevel::kWarning, "store " + path_ + " was created anew; " +
+                                            std::to_string(*restored) +
+                                            " locks restored from the lock journal");
+      }
+    }
+    return {};
+  }
   if (!lmdb::IsCorruption(opened.error().code) || !writable()) {
     env_ = lmdb::Env();
     return std::unexpected(OpenError(opened.error()));
@@ -241,6 +256,7 @@ Result<void> LmdbStore::Open() {
 Result<void> LmdbStore::OpenEnvFiles() {
   env_ = lmdb::Env();
   have_dbs_ = false;
+  created_ = false;
   const std::string data_path = FilePath(kDataFile);
   const std::string lock_path = FilePath(kLockFile);
   const bool data_existed = Exists(data_path);
@@ -342,7 +358,8 @@ Result<void> LmdbStore::InitDatabases() {
   if (!meta) return std::unexpected(meta.error());
   auto format = txn->Get(**meta, kMetaFormat);
   if (!format) return std::unexpected(format.error());
-  if (!*format) {
+  if (!*format) {  // not created meanwhile by another process
+    created_ = true;
     const std::string now = EncodeI64(clock_.Now());
     if (auto r = txn->Put(**meta, kMetaFormat, EncodeU32(kStoreFormat)); !r) return r;
     if (auto r = txn->Put(**meta, kMetaCreated, now); !r) return r;

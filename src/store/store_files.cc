@@ -215,7 +215,7 @@ Result<FileLock> FileLock::Acquire(const std::string& path, bool exclusive, bool
 // ---- whole files ------------------------------------------------------------
 
 Result<std::optional<std::string>> ReadWholeFile(const std::string& path) {
-  Fd fd(OpenRetry(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  Fd fd(OpenRetry(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0) {
     if (errno == ENOENT) return std::optional<std::string>();
     return std::unexpected(SysError(ErrorKind::kStoreIo, "open " + path, errno));
@@ -239,8 +239,11 @@ Result<void> ReplaceFileAtomically(const std::string& dir, std::string_view name
   const std::string target = dir + "/" + std::string(name);
   const std::string temp =
       dir + "/." + std::string(name) + ".tmp-" + std::to_string(getpid());
+  // A leftover of a crashed writer with our pid goes first; O_EXCL then makes
+  // sure the file written is a new one, not something planted under its name.
+  ::unlink(temp.c_str());
   Fd fd(OpenRetry(temp.c_str(),
-                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
                   kFileMode));
   if (fd.get() < 0) {
     return std::unexpected(SysError(ErrorKind::kStoreIo, "open " + temp, errno));

@@ -75,7 +75,7 @@ class FileLock {
   int fd_ = -1;
 };
 
-// Reads a whole file; nullopt when it does not exist.
+// Reads a whole file (not through a symlink); nullopt when it does not exist.
 Result<std::optional<std::string>> ReadWholeFile(const std::string& path);
 
 // Replaces dir/name with `contents` atomically: writes dir/.name.tmp-PID,

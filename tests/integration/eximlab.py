@@ -12,7 +12,9 @@ Exim only keeps root privilege for a -C configuration listed in its
 TRUSTED_CONFIG_LIST, /etc/exim4/trusted_configs on Debian. The machine's
 /etc/exim4 is never touched: run_e2e.py re-executes the tests in a private
 mount namespace (unshare -m) and enter_private_etc() bind-mounts a private
-copy of /etc/exim4 there, whose trusted_configs lists the labs' configs.
+copy of /etc/exim4 there, whose trusted_configs lists the labs' configs
+(run_in_private_namespace() and leave_private_etc() do the rest; demo.py
+uses them too).
 Inside that namespace Exim behaves as on a normal Debian install: the
 daemon, its children and the delivery processes run as Debian-exim or root
 exactly as in production.
@@ -30,6 +32,7 @@ import signal
 import smtplib
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -85,19 +88,45 @@ def base_dir():
     return _state["base"]
 
 
-def enter_private_etc():
-    """Bind-mounts a private copy of /etc/exim4 with a trusted_configs file.
+def run_in_private_namespace(script, args=None):
+    """Makes the program run inside a private mount namespace.
 
-    Must run inside a private mount namespace (run_e2e.py arranges that):
-    the bind mount is then invisible to the rest of the machine and vanishes
-    with the namespace.
+    Outside one, re-executes `python3 script ARGS` (ARGS default: this
+    process's arguments) under `unshare --mount --propagation private` with
+    SENDERWATCH_E2E_NAMESPACE=1, and does not return. Inside one, returns
+    None. Returns the reason as a string when no namespace can be created.
+    """
+    if os.environ.get("SENDERWATCH_E2E_NAMESPACE") == "1":
+        return None
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return ("cannot create a private mount namespace "
+                f"(unshare --mount failed: {probe.stderr.strip()}); it is needed to "
+                "give Exim a trusted configuration without touching /etc/exim4")
+    env = dict(os.environ, SENDERWATCH_E2E_NAMESPACE="1")
+    argv = ["unshare", "--mount", "--propagation", "private", sys.executable,
+            os.path.abspath(script)] + list(sys.argv[1:] if args is None else args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe("unshare", argv, env)
+
+
+def enter_private_etc(prefix="senderwatch-e2e-"):
+    """Bind-mounts a private copy of /etc/exim4 with a trusted_configs file,
+    in a new work directory (prefix: its name's start); returns that
+    directory.
+
+    Must run inside a private mount namespace (run_in_private_namespace
+    arranges that): the bind mount is then invisible to the rest of the
+    machine and vanishes with the namespace.
     """
     if _state["base"] is not None:
         return _state["base"]
     if os.environ.get("SENDERWATCH_E2E_NAMESPACE") != "1":
         raise LabError("not inside the private mount namespace; run the tests through run_e2e.py")
     keep_root = os.environ.get("SENDERWATCH_E2E_TMP", "/tmp")
-    base = tempfile.mkdtemp(prefix="senderwatch-e2e-", dir=keep_root)
+    base = tempfile.mkdtemp(prefix=prefix, dir=keep_root)
     os.chmod(base, 0o755)  # Exim's own processes (Debian-exim) must traverse it
     etc = os.path.join(base, "etc-exim4")
     shutil.copytree(ETC_EXIM, etc, symlinks=True)
@@ -109,6 +138,23 @@ def enter_private_etc():
     _state["base"] = base
     _state["trusted"] = os.path.join(ETC_EXIM, "trusted_configs")
     return base
+
+
+def leave_private_etc():
+    """Undoes enter_private_etc(): unmounts the private /etc/exim4 and removes
+    the work directory, unless lab directories were kept in it (then only
+    the copy of /etc/exim4 goes). Returns the names of the kept entries."""
+    base = _state["base"]
+    if base is None:
+        return []
+    subprocess.run(["umount", ETC_EXIM], check=False)
+    _state["base"] = _state["trusted"] = None
+    kept = sorted(d for d in os.listdir(base) if d != "etc-exim4")
+    if kept:
+        shutil.rmtree(os.path.join(base, "etc-exim4"), ignore_errors=True)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+    return kept
 
 
 def trust(config_path):

@@ -17,8 +17,6 @@ for inspection; the directories of failed tests are always kept.
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import unittest
 
@@ -43,18 +41,10 @@ def main():
         print(f"SKIPPED: {reason}")
         return SKIP
 
-    if os.environ.get("SENDERWATCH_E2E_NAMESPACE") != "1":
-        probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
-                               capture_output=True, text=True)
-        if probe.returncode != 0:
-            print("SKIPPED: cannot create a private mount namespace "
-                  f"(unshare --mount failed: {probe.stderr.strip()}); the tests need it to "
-                  "give Exim a trusted configuration without touching /etc/exim4")
-            return SKIP
-        env = dict(os.environ, SENDERWATCH_E2E_NAMESPACE="1")
-        argv = ["unshare", "--mount", "--propagation", "private", sys.executable,
-                os.path.abspath(__file__)] + sys.argv[1:]
-        os.execvpe("unshare", argv, env)
+    reason = eximlab.run_in_private_namespace(__file__)  # re-executes itself in a namespace
+    if reason:
+        print(f"SKIPPED: {reason}")
+        return SKIP
 
     # Inside the private namespace from here on.
     if args.plugin:
@@ -69,13 +59,9 @@ def main():
         suite = unittest.defaultTestLoader.loadTestsFromNames(names)
         result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     finally:
-        subprocess.run(["umount", eximlab.ETC_EXIM], check=False)
-        kept = [d for d in os.listdir(base) if d != "etc-exim4"]
+        kept = eximlab.leave_private_etc()
         if kept:
-            print(f"[run_e2e] kept lab directories in {base}: {', '.join(sorted(kept))}")
-            shutil.rmtree(os.path.join(base, "etc-exim4"), ignore_errors=True)
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+            print(f"[run_e2e] kept lab directories in {base}: {', '.join(kept)}")
     if result.wasSuccessful() and result.testsRun and len(result.skipped) == result.testsRun:
         print("SKIPPED: every test was skipped")
         return SKIP

@@ -1,10 +1,10 @@
 // Command-line parsing shared by every verb.
-#include "cli/args.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "cli/args.h"
 
 namespace senderwatch::cli {
 namespace {
@@ -55,8 +55,9 @@ TEST(ParseArgs, ALoneDashIsPositional) {
 
 TEST(ApplyGlobalOptions, LaterOptionsOverrideTheBase) {
   const auto specs = WithGlobalOptions({{"reason", 0, true}});
-  std::vector<std::string> args = {"alice", "--db", "/tmp/x", "--json", "--reason", "r",
-                                   "--exim-config=/etc/e.conf", "--no-color"};
+  std::vector<std::string> args = {
+      "alice",     "--db", "/tmp/x", "--json", "--reason", "r", "--exim-config=/etc/e.conf",
+      "--no-color"};
   auto p = ParseArgs(args, specs);
   ASSERT_TRUE(p) << p.error().message;
   GlobalOptions base;

@@ -1,11 +1,11 @@
 // Parsing what Exim's tools print: `exim4 -bP spool_directory` and
 // `exipick --just-vars --show-vars ...` (format checked against exipick
 // 4.96 on Debian bookworm).
-#include "cli/exim.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "cli/exim.h"
 
 namespace senderwatch::cli {
 namespace {
@@ -24,8 +24,8 @@ TEST(ParseSpoolDirectory, RejectsOutputWithoutAnAbsolutePath) {
 }
 
 TEST(IsMessageId, AcceptsOldAndNewFormats) {
-  EXPECT_TRUE(IsMessageId("1xWxLZ-0001G1-03"));          // 4.96
-  EXPECT_TRUE(IsMessageId("1rBcDe-00000000aBc-0Ab1"));   // 4.97+
+  EXPECT_TRUE(IsMessageId("1xWxLZ-0001G1-03"));         // 4.96
+  EXPECT_TRUE(IsMessageId("1rBcDe-00000000aBc-0Ab1"));  // 4.97+
   EXPECT_FALSE(IsMessageId("1xWxLZ-0001G1"));
   EXPECT_FALSE(IsMessageId("1xWxLZ-0001G1-03;rm"));
   EXPECT_FALSE(IsMessageId("-Mrm"));

@@ -1,8 +1,8 @@
 // Human output of the CLI: durations, numbers, tables and colour decisions,
 // pinned to the exact text a person reads.
-#include "cli/format.h"
-
 #include <gtest/gtest.h>
+
+#include "cli/format.h"
 
 namespace senderwatch::cli {
 namespace {
@@ -29,6 +29,15 @@ TEST(FormatAgo, SaysAgoInOrNever) {
   EXPECT_EQ(FormatAgo(kNow - 180, kNow), "3m ago");
   EXPECT_EQ(FormatAgo(kNow - 2 * 86400 - 7200, kNow), "2d2h ago");
   EXPECT_EQ(FormatAgo(kNow + 7200, kNow), "in 2h");
+}
+
+TEST(FormatMinuteAgo, CountsWholeMinutes) {
+  const uint32_t minute = static_cast<uint32_t>(kNow / 60);
+  EXPECT_EQ(FormatMinuteAgo(minute, kNow), "this minute");
+  EXPECT_EQ(FormatMinuteAgo(minute - 5, kNow), "5m ago");
+  EXPECT_EQ(FormatMinuteAgo(minute - 120, kNow), "2h ago");
+  EXPECT_EQ(FormatMinuteAgo(minute + 1, kNow), "in 1m");
+  EXPECT_EQ(FormatMinuteAgo(0, kNow), "never");
 }
 
 TEST(FormatTimeAndAgo, CombinesIsoAndRelative) {
@@ -89,7 +98,9 @@ TEST(SanitizeForTerminal, EscapesControlsButKeepsTextAndUtf8) {
   EXPECT_EQ(SanitizeForTerminal("evil\x1b]0;title\x07"), "evil\\x1b]0;title\\x07");
   EXPECT_EQ(SanitizeForTerminal("line\nbreak"), "line\\x0abreak");
   EXPECT_EQ(SanitizeForTerminal("j\xc3\xbcrgen"), "j\xc3\xbcrgen");
-  EXPECT_EQ(SanitizeForTerminal("\xc2\x9b" "2J"), "\\xc2\\x9b2J");  // C1 CSI
+  EXPECT_EQ(SanitizeForTerminal("\xc2\x9b"
+                                "2J"),
+            "\\xc2\\x9b2J");  // C1 CSI
   EXPECT_EQ(SanitizeForTerminal("bad\xff"), "bad\\xff");
 }
 

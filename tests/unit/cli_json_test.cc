@@ -1,12 +1,12 @@
 // The JSON writer behind every --json output: escaping and structure must be
 // exact, or scripts break on the first odd account name.
-#include "cli/json.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <string>
+
+#include "cli/json.h"
 
 namespace senderwatch::cli {
 namespace {
@@ -24,14 +24,18 @@ TEST(JsonQuote, EscapesQuotesBackslashesAndControlCharacters) {
 TEST(JsonQuote, KeepsValidUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(JsonQuote("j\xc3\xbcrgen@b\xc3\xa4r.de"), "\"j\xc3\xbcrgen@b\xc3\xa4r.de\"");
   EXPECT_EQ(JsonQuote("\xf0\x9f\x93\xa7"), "\"\xf0\x9f\x93\xa7\"");  // U+1F4E7, 4 bytes
-  EXPECT_EQ(JsonQuote("a\xff" "b"), "\"a\\ufffdb\"");
-  EXPECT_EQ(JsonQuote("\xc3"), "\"\\ufffd\"");                  // truncated sequence
-  EXPECT_EQ(JsonQuote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");       // overlong '/'
+  EXPECT_EQ(JsonQuote("a\xff"
+                      "b"),
+            "\"a\\ufffdb\"");
+  EXPECT_EQ(JsonQuote("\xc3"), "\"\\ufffd\"");                        // truncated sequence
+  EXPECT_EQ(JsonQuote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");             // overlong '/'
   EXPECT_EQ(JsonQuote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // surrogate
 }
 
 TEST(JsonQuote, EscapesJavaScriptLineSeparators) {
-  EXPECT_EQ(JsonQuote("a\xe2\x80\xa8" "b\xe2\x80\xa9"), "\"a\\u2028b\\u2029\"");
+  EXPECT_EQ(JsonQuote("a\xe2\x80\xa8"
+                      "b\xe2\x80\xa9"),
+            "\"a\\u2028b\\u2029\"");
 }
 
 TEST(JsonWriter, CompactDocumentHasCommasAndNesting) {
@@ -45,9 +49,8 @@ TEST(JsonWriter, CompactDocumentHasCommasAndNesting) {
   json.Key("list").BeginArray().Int(1).Int(2).BeginObject().EndObject().EndArray();
   json.Key("empty").BeginArray().EndArray();
   json.EndObject();
-  EXPECT_EQ(json.Take(),
-            R"({"name":"alice","count":3,"delta":-2,"locked":true,"none":null,)"
-            R"("list":[1,2,{}],"empty":[]})");
+  EXPECT_EQ(json.Take(), R"({"name":"alice","count":3,"delta":-2,"locked":true,"none":null,)"
+                         R"("list":[1,2,{}],"empty":[]})");
 }
 
 TEST(JsonWriter, PrettyDocumentIsIndentedAndEndsWithNewline) {

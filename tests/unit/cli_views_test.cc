@@ -1,9 +1,8 @@
 // What `top` and `show` compute from a record: rule pressure, the summary
 // columns, the lock explanation and the stable JSON of a record.
-#include "cli/views.h"
-
 #include <gtest/gtest.h>
 
+#include "cli/views.h"
 #include "senderwatch/engine.h"
 #include "senderwatch/store.h"
 #include "testutil/testutil.h"
@@ -102,7 +101,8 @@ TEST_F(ViewsTest, RecordJsonHasTheDocumentedShape) {
   JsonWriter json(/*pretty=*/false);
   WriteRecordJson(json, Record("frank"), clock_.Now());
   const std::string text = json.Take();
-  EXPECT_EQ(text.rfind(R"({"account":"frank","locked":true,"lock":{"locked":true,"since":")", 0), 0u)
+  EXPECT_EQ(text.rfind(R"({"account":"frank","locked":true,"lock":{"locked":true,"since":")", 0),
+            0u)
       << text;
   EXPECT_NE(text.find(R"("rule":"manual")"), std::string::npos);
   EXPECT_NE(text.find(R"("reason":"test \"quoted\"","by":"jane")"), std::string::npos);

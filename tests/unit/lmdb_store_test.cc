@@ -587,6 +587,62 @@ TEST(LmdbStore, RebuildsATruncatedDataFile) {
   EXPECT_TRUE(store->Update("alice", CountRecipient));
 }
 
+TEST(LmdbStore, RebuildsWhenTheTreeIsDamaged) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  {
+    auto store = MustOpen(settings, clock, logger);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Update("mallory", LockIt));
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->Update("u" + std::to_string(i), CountRecipient));
+  }
+  // Valid meta pages, every other page zeroed, as after a power loss that
+  // wrote the meta page but not the pages it points to (MDB_NOSYNC):
+  // mdb_env_open succeeds and the first transaction finds the damage.
+  // (Random bytes instead of zeros can crash LMDB itself, which trusts the
+  // offsets inside its pages; LMDB has no checksums.)
+  const std::string data = settings.path + "/data.mdb";
+  const auto size = fs::file_size(data);
+  {
+    std::fstream file(data, std::ios::in | std::ios::out | std::ios::binary);
+    const std::string page(4096, '\0');
+    for (uint64_t offset = 2 * 4096; offset + 4096 <= size; offset += 4096) {
+      file.seekp(static_cast<std::streamoff>(offset));
+      file.write(page.data(), static_cast<std::streamsize>(page.size()));
+    }
+  }
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(logger.Contains("was corrupt (mdb_dbi_open: MDB_CORRUPTED"))
+      << (logger.lines().empty() ? "" : logger.lines().back().text);
+  EXPECT_TRUE(logger.Contains("rebuilt with 1 locks restored"));
+  const auto mallory = store->Get("mallory");
+  ASSERT_TRUE(mallory && mallory->has_value());
+  EXPECT_TRUE((*mallory)->lock.locked);
+}
+
+TEST(LmdbStore, NewStoreTakesTheLocksOfAnExistingJournal) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  {
+    auto store = MustOpen(settings, clock, logger);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Update("mallory", LockIt));
+  }
+  ASSERT_TRUE(fs::remove(settings.path + "/data.mdb"));
+  ASSERT_TRUE(fs::remove(settings.path + "/lock.mdb"));
+  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(logger.Contains("created anew; 1 locks restored from the lock journal"));
+  const auto mallory = store->Get("mallory");
+  ASSERT_TRUE(mallory && mallory->has_value());
+  EXPECT_TRUE((*mallory)->lock.locked);
+}
+
 TEST(LmdbStore, ReadOnlyModeNeverRebuilds) {
   TempDir dir;
   ManualClock clock(kNow);
@@ -756,6 +812,49 @@ TEST(LmdbStore, FullMapPrunesThenReportsStoreFull) {
   EXPECT_GE(stats->map_size, settings.max_size);
   EXPECT_LE(stats->map_size, settings.max_size + headroom);
   EXPECT_LE(stats->file_bytes, settings.max_size + headroom);
+}
+
+TEST(LmdbStore, AdoptsAMapGrownByAnotherProcess) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  StoreSettings small = Settings(dir);
+  small.max_size = 256 * 1024;
+  auto store = MustOpen(small, clock, logger);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->Update("alice", CountRecipient));
+  // A process configured with a larger map writes past this one's map.
+  StoreSettings large = small;
+  large.max_size = 8 << 20;
+  std::string message;
+  ASSERT_EQ(RunInChild(
+                [&](std::string& out) {
+                  NullLogger quiet;
+                  auto other = OpenLmdbStore(large, clock, quiet);
+                  if (!other) {
+                    out = other.error().message;
+                    return 1;
+                  }
+                  for (int i = 0; i < 1000; ++i) {
+                    auto r = (*other)->Update("k" + std::to_string(i), CountRecipient);
+                    if (!r) {
+                      out = r.error().message;
+                      return 2;
+                    }
+                  }
+                  return 0;
+                },
+                &message),
+            0)
+      << message;
+  const auto read = store->Get("k999");  // MDB_MAP_RESIZED, remapped, read
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_TRUE(read->has_value());
+  EXPECT_TRUE(store->Update("alice", CountRecipient));
+  const auto stats = store->Stats();
+  ASSERT_TRUE(stats);
+  EXPECT_GT(stats->map_size, small.max_size);
+  EXPECT_EQ(stats->records, 1001u);
 }
 
 // ---- Stats ----------------------------------------------------------------------------
