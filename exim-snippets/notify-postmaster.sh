@@ -1,10 +1,12 @@
 #!/bin/sh
 # notify-postmaster.sh - mail the postmaster when senderwatch locks an account.
 #
-# The plugin runs the policy's `notify` command once per new lock, detached
-# (stdin, stdout and stderr on /dev/null, its own session), as the user of the
-# Exim process that found the compromise (Debian-exim, or root in delivery
-# processes). Install it and name it in /etc/exim4/senderwatch.toml:
+# The plugin runs the policy's `notify` command once per lock it stores (a
+# lock made by hand with `senderwatch lock` is not announced: the admin
+# knows), detached (stdin, stdout and stderr on /dev/null, its own session),
+# as the user of the Exim process that found the compromise (Debian-exim, or
+# root in delivery processes). Install it and name it in
+# /etc/exim4/senderwatch.toml:
 #
 #   install -m 0755 /usr/share/doc/senderwatch/exim-snippets/notify-postmaster.sh \
 #           /etc/exim4/senderwatch/notify-postmaster.sh
@@ -17,7 +19,7 @@
 #
 # What the plugin passes in the environment:
 #   SENDERWATCH_ACCOUNT  the locked account ($authenticated_id, normalised)
-#   SENDERWATCH_RULE     the rule that fired ("manual" for `senderwatch lock`)
+#   SENDERWATCH_RULE     the rule that fired
 #   SENDERWATCH_METRIC   its metric (bounces, bounce_ratio, client_ips, ...)
 #   SENDERWATCH_VALUE    the metric's value when it fired
 #   SENDERWATCH_LIMIT    the rule's limit

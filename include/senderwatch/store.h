@@ -61,7 +61,9 @@ class Store {
 
   // Reads the record of `account` (a fresh one with only `account` set when
   // absent), lets `mutate` change it and writes it back atomically unless
-  // `mutate` returns kSkip. Returns the record as it is now. A record that
+  // `mutate` returns kSkip. `mutate` may run more than once (a write that
+  // found the map full is retried after pruning), so it must only change
+  // the record it is given. Returns the record as it is now. A record that
   // cannot be decoded is an Error and is left untouched.
   virtual Result<AccountRecord> Update(std::string_view account,
                                        const Mutator& mutate) = 0;
@@ -93,6 +95,7 @@ enum class OpenMode { kReadWrite, kReadOnly };
 // aside (renamed data.mdb.corrupt-TIME) and rebuilt, restoring locks from the
 // lock journal, and the event is logged. When run as root, created files are
 // given the owner and group of the directory so the Exim user can open them.
+// `clock` and `logger` are borrowed and must outlive the store.
 Result<std::unique_ptr<Store>> OpenLmdbStore(const StoreSettings& settings,
                                              const Clock& clock, Logger& logger,
                                              OpenMode mode = OpenMode::kReadWrite);

@@ -81,6 +81,26 @@ std::string MainHelpText() {
   return text;
 }
 
+// Global options end at the first argument that is not one: the verb. An
+// option that takes a value ("--db PATH") also owns the next argument.
+size_t FindVerb(std::span<const std::string> args, std::span<const OptionSpec> specs) {
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.empty() || arg[0] != '-' || arg == "-") break;
+    if (arg == "--") return i + 1;
+    const bool is_long = arg.starts_with("--");
+    if (is_long && arg.find('=') != std::string::npos) continue;
+    const std::string_view name = std::string_view(arg).substr(is_long ? 2 : 1);
+    for (const OptionSpec& spec : specs) {
+      const bool match =
+          is_long ? spec.name == name : (name.size() == 1 && spec.short_name == name[0]);
+      if (match && spec.takes_value) ++i;
+    }
+  }
+  return i;
+}
+
 const Command* FindCommand(std::string_view name) {
   for (const Command& c : AllCommands()) {
     if (c.name == name) return &c;
@@ -94,30 +114,9 @@ int RunCli(std::span<const std::string> args) {
   GlobalOptions options;
   options.color =
       DecideColor("auto", isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"), std::getenv("TERM"));
-  // Global options end at the first argument that is not one: the verb.
-  size_t verb_at = 0;
   std::vector<OptionSpec> specs(GlobalOptionSpecs().begin(), GlobalOptionSpecs().end());
   specs.push_back({"version", 0, false});
-  for (; verb_at < args.size(); ++verb_at) {
-    const std::string& arg = args[verb_at];
-    if (arg.empty() || arg[0] != '-' || arg == "-") break;
-    if (arg == "--") {
-      ++verb_at;
-      break;
-    }
-    // An option that takes a separate value consumes the next argument.
-    size_t consumed = 1;
-    if (!arg.starts_with("--") || arg.find('=') == std::string::npos) {
-      const std::string_view name =
-          arg.starts_with("--") ? std::string_view(arg).substr(2) : std::string_view(arg).substr(1);
-      for (const OptionSpec& spec : specs) {
-        const bool match = arg.starts_with("--") ? spec.name == name
-                                                 : (name.size() == 1 && spec.short_name == name[0]);
-        if (match && spec.takes_value) consumed = 2;
-      }
-    }
-    verb_at += consumed - 1;
-  }
+  const size_t verb_at = FindVerb(args, specs);
   const size_t global_end = std::min(verb_at, args.size());
   auto parsed = ParseArgs(args.subspan(0, global_end), specs);
   if (!parsed) return UsageError("", parsed.error().message);

@@ -103,7 +103,7 @@ class PolicyParser {
           if (!size) return Fail(value, size.error().message);
           bytes = *size;
         }
-        if (bytes < (uint64_t{64} << 10)) return Fail(value, "max_size must be at least 64KiB");
+        if (bytes < (uint64_t{256} << 10)) return Fail(value, "max_size must be at least 256KiB");
         store.max_size = bytes;
       } else if (k == "durability") {
         auto text = String(value, k);

@@ -85,30 +85,34 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
   return call;
 }
 
+// Forwards store and engine log lines to the Host of the call in progress.
+// It lives as long as the store (which keeps a Logger&), while each Host
+// lives for one call only; lines logged between calls are dropped.
 class HostLogger final : public Logger {
  public:
-  explicit HostLogger(Host& host) : host_(host) {}
+  void set_host(Host* host) noexcept { host_ = host; }
   void Log(LogLevel level, std::string_view message) noexcept override {
-    if (level < LogLevel::kInfo) return;
+    if (level < LogLevel::kInfo || host_ == nullptr) return;
     // Every line of ours in the main log starts with "senderwatch:", so
     // `grep senderwatch mainlog` finds store recovery messages too.
     if (message.starts_with("senderwatch")) {
-      host_.LogMain(message);
-    } else {
-      try {
-        host_.LogMain("senderwatch: " + std::string(message));
-      } catch (...) {
-      }
+      host_->LogMain(message);
+      return;
+    }
+    try {
+      host_->LogMain("senderwatch: " + std::string(message));
+    } catch (...) {
     }
   }
 
  private:
-  Host& host_;
+  Host* host_ = nullptr;
 };
 
 struct ProcessState {
   pid_t pid = 0;
   SystemClock clock;
+  HostLogger logger;  // must outlive `store`, which keeps a reference
   std::string policy_path;
   std::optional<Policy> policy;
   std::unique_ptr<Store> store;
@@ -147,7 +151,7 @@ Result<const Policy*> EnsurePolicy(ProcessState& state, const std::string& path)
   return &*state.policy;
 }
 
-Result<Store*> EnsureStore(ProcessState& state, const Policy& policy, Host& host, Logger& logger) {
+Result<Store*> EnsureStore(ProcessState& state, const Policy& policy, Host& host) {
   std::string path = policy.store.path;
   if (path.empty()) {
     const std::string spool = host.SpoolDirectory();
@@ -161,7 +165,7 @@ Result<Store*> EnsureStore(ProcessState& state, const Policy& policy, Host& host
   state.store.reset();
   StoreSettings settings = policy.store;
   settings.path = path;
-  auto store = OpenLmdbStore(settings, state.clock, logger);
+  auto store = OpenLmdbStore(settings, state.clock, state.logger);
   if (!store) return std::unexpected(store.error());
   state.store = std::move(*store);
   state.store_path = path;
@@ -184,13 +188,12 @@ std::string Run(Function function, const CallSpec& spec, const ParsedCall& call,
     return {};
   }
   defer_on_error = (*policy)->on_error == OnError::kDefer;
-  HostLogger logger(host);
-  auto store = EnsureStore(state, **policy, host, logger);
+  auto store = EnsureStore(state, **policy, host);
   if (!store) {
     error = store.error().message;
     return {};
   }
-  Engine engine(**policy, **store, state.clock, logger);
+  Engine engine(**policy, **store, state.clock, state.logger);
   const std::string notify = (*policy)->notify;
   engine.set_lock_listener([&](const AccountRecord& record) {
     if (notify.empty()) return;
@@ -253,6 +256,11 @@ std::string Dispatch(Function function, int argc, const char* const* argv, Host&
   const CallSpec spec = SpecOf(function);
   try {
     ProcessState& state = State();
+    state.logger.set_host(&host);
+    struct Detach {
+      HostLogger& logger;
+      ~Detach() { logger.set_host(nullptr); }
+    } detach{state.logger};
     auto call = ParseArguments(spec, argc, argv);
     std::string error;
     bool defer_on_error = false;

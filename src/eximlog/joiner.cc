@@ -45,7 +45,9 @@ Joiner::Joiner(EventSink& sink, JoinOptions options) : sink_(sink), options_(opt
 
 Joiner::MessageKey Joiner::KeyOf(std::string_view message_id) {
   MessageKey key;
-  std::memcpy(key.words, message_id.data(), std::min(message_id.size(), sizeof(key.words)));
+  if (!message_id.empty()) {
+    std::memcpy(key.words, message_id.data(), std::min(message_id.size(), sizeof(key.words)));
+  }
   return key;
 }
 
@@ -153,7 +155,7 @@ void Joiner::Arrival(const LogLine& line) {
   message.arrived = true;
   message.last_seen = line.time;
   const size_t ip_length = std::min(line.client_ip.size(), sizeof(message.ip));
-  std::memcpy(message.ip, line.client_ip.data(), ip_length);
+  if (ip_length > 0) std::memcpy(message.ip, line.client_ip.data(), ip_length);
   message.ip_length = static_cast<uint8_t>(ip_length);
   if (line.has_recipient_list) {
     ++stats_.listed_messages;

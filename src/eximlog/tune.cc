@@ -226,10 +226,11 @@ double HistogramPosition(const std::vector<HistogramBin>& bins, double value, Me
       if (value < bin.high - 1e-9 || i + 1 == bins.size()) {
         return static_cast<double>(i) + std::clamp((value - bin.low) / (bin.high - bin.low), 0.0, 1.0);
       }
-    } else if (value <= bin.high + 0.5) {
-      // Integers: the bin [low, high] spans low-0.5 .. high+0.5.
+    } else if (value < bin.high + 1 - 1e-9) {
+      // Integers: the bin [low, high] holds high - low + 1 values; a limit
+      // sits right of its own value, where the values that fire begin.
       const double span = bin.high - bin.low + 1;
-      return static_cast<double>(i) + std::clamp((value - bin.low + 0.5) / span, 0.0, 1.0);
+      return static_cast<double>(i) + std::clamp((value - bin.low + 1) / span, 0.0, 1.0);
     }
   }
   return static_cast<double>(bins.size());

@@ -122,8 +122,10 @@ struct HistogramBin {
 std::vector<HistogramBin> MakeHistogram(const Distribution& distribution, Metric metric,
                                         double extend_to = 0);
 
-// Where `value` falls on the histogram's axis, in bins from the left edge
-// (2.5: the middle of the third bin); used to draw limit markers.
+// Where a limit of `value` goes on the histogram's axis, in bins from the
+// left edge (2.5: the middle of the third bin): the boundary between the
+// values at or below it and those above it, which a rule with that limit
+// fires on. Used to draw limit markers.
 double HistogramPosition(const std::vector<HistogramBin>& bins, double value, Metric metric);
 
 }  // namespace senderwatch::eximlog

@@ -54,6 +54,10 @@ constexpr uint32_t kStoreFormat = 1;
 constexpr unsigned int kMaxReaders = 1024;
 constexpr MDB_dbi kMaxDbs = 4;
 constexpr std::string_view kMetaLastPrune = "last_prune";
+constexpr std::string_view kMetaPruneBackoff = "prune_backoff_until";
+// After a prune that left the map full, writes that find it full fail at once
+// for this long instead of scanning every record again for each recipient.
+constexpr int64_t kPruneBackoffSeconds = 60;
 // Records examined per prune transaction: keeps the writer lock short.
 constexpr size_t kPruneBatch = 256;
 // Headroom a prune may use beyond max_size: max_size/32, at least 64 pages.
@@ -188,6 +192,8 @@ class LmdbStore final : public Store {
   Result<bool> PruneBatch(UnixSeconds now, std::optional<std::string>& resume, size_t limit,
                           PruneReport& report);
   Result<PruneReport> PruneAll(UnixSeconds now, bool& grown);
+  Result<std::optional<int64_t>> ReadMetaI64(std::string_view key);
+  void SetPruneBackoff(UnixSeconds until);
   Result<void> StampPrune(UnixSeconds now);
   bool GrowForPrune();
   void ShrinkAfterPrune();
@@ -602,18 +608,26 @@ Result<AccountRecord> LmdbStore::Update(std::string_view account, const Mutator&
     auto result = UpdateOnce(account, mutate);
     if (result) return result;
     if (result.error().code != MDB_MAP_FULL) return std::unexpected(InStore(result.error()));
+    const UnixSeconds now = clock_.Now();
     const std::string full = "store " + path_ + " is full (max_size " +
                              std::to_string(settings_.max_size) + " bytes)";
     if (pruned) {
+      SetPruneBackoff(now + kPruneBackoffSeconds);
       return MakeError(ErrorKind::kStoreFull,
                        full + " even after pruning: " + result.error().message,
+                       MDB_MAP_FULL);
+    }
+    if (auto until = ReadMetaI64(kMetaPruneBackoff); until && *until && now < **until) {
+      return MakeError(ErrorKind::kStoreFull,
+                       full + "; a prune less than " + std::to_string(kPruneBackoffSeconds) +
+                           "s ago did not free enough space: " + result.error().message,
                        MDB_MAP_FULL);
     }
     // Dead readers pin old pages; stale records take space. Free both once.
     if (auto dead = env_.ReaderCheck(); dead && *dead > 0) {
       stale_readers_cleared_ += static_cast<uint64_t>(*dead);
     }
-    auto report = Prune(clock_.Now());
+    auto report = Prune(now);
     if (!report) {
       return MakeError(ErrorKind::kStoreFull,
                        full + " and pruning failed: " + report.error().message,
@@ -794,6 +808,30 @@ Result<void> LmdbStore::StampPrune(UnixSeconds now) {
   }
   if (auto r = txn->Commit(); !r) return std::unexpected(InStore(r.error()));
   return {};
+}
+
+Result<std::optional<int64_t>> LmdbStore::ReadMetaI64(std::string_view key) {
+  auto txn = Begin(/*write=*/false);
+  if (!txn) return std::unexpected(txn.error());
+  auto raw = txn->Get(meta_, key);
+  if (!raw) return std::unexpected(raw.error());
+  if (!*raw) return std::optional<int64_t>();
+  const auto value = DecodeLittleEndian(**raw, 8);
+  if (!value) return std::optional<int64_t>();
+  return std::optional<int64_t>(static_cast<int64_t>(*value));
+}
+
+// Written in the headroom: the map is full when this is needed.
+void LmdbStore::SetPruneBackoff(UnixSeconds until) {
+  const bool grown = GrowForPrune();
+  auto write = [&]() -> Result<void> {
+    auto txn = Begin(/*write=*/true);
+    if (!txn) return std::unexpected(txn.error());
+    if (auto r = txn->Put(meta_, kMetaPruneBackoff, EncodeI64(until)); !r) return r;
+    return txn->Commit();
+  };
+  if (auto r = write(); !r) logger_.Log(LogLevel::kWarning, InStore(r.error()).message);
+  if (grown) ShrinkAfterPrune();
 }
 
 Result<PruneReport> LmdbStore::PruneAll(UnixSeconds now, bool& grown) {

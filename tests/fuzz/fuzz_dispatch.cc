@@ -49,7 +49,7 @@ class FuzzHost final : public senderwatch::exim::Host {
   explicit FuzzHost(std::string spool) : spool_(std::move(spool)) {}
   void LogMain(std::string_view line) noexcept override {
     if (!OneSafeLine(line)) Fail("main-log line with a control character", line);
-    if (false) Fail("main-log line without the prefix", line);
+    if (line.rfind("senderwatch: ", 0) != 0) Fail("main-log line without the prefix", line);
   }
   std::string SpoolDirectory() noexcept override { return spool_; }
 

@@ -28,11 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (policy.error().message.rfind("fuzz.toml", 0) != 0) Fail("error does not name the file", policy.error().message);
     return 0;
   }
-  if (policy->rules.empty()) return 0;  // TEMP
   const std::string formatted = FormatPolicy(*policy);
   auto again = ParsePolicy(formatted, "formatted.toml");
   if (!again) Fail("FormatPolicy wrote a file ParsePolicy refuses", again.error().message + "\n---\n" + formatted);
-  if (!policy->rules.empty() && again->rules.size() != policy->rules.size()) Fail("round trip changed the rules", formatted);
+  if (again->rules.size() != policy->rules.size()) Fail("round trip changed the rules", formatted);
   const std::string reformatted = FormatPolicy(*again);
   if (reformatted != formatted) Fail("FormatPolicy is not stable", formatted + "\n---\n" + reformatted);
   return 0;

@@ -52,7 +52,8 @@ TEST_F(ViewsTest, RatioBelowMinEvidenceIsScaledDown) {
   ASSERT_TRUE(engine_.CheckSender("carol", "192.0.2.1"));
   ASSERT_TRUE(engine_.CheckSender("carol", "192.0.2.1"));
   ASSERT_TRUE(engine_.RecordBounce("carol", "x@y", "550"));
-  const RuleView& ratio = Find(ViewRules(policy_, Record("carol"), clock_.Now()), "bounce-ratio");
+  const std::vector<RuleView> views = ViewRules(policy_, Record("carol"), clock_.Now());
+  const RuleView& ratio = Find(views, "bounce-ratio");
   EXPECT_DOUBLE_EQ(ratio.value, 0.5);
   EXPECT_DOUBLE_EQ(ratio.min_basis, 2);
   EXPECT_LT(ratio.pressure, 0.2);

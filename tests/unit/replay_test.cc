@@ -238,5 +238,37 @@ TEST(Tune, DistributionsAndSuggestions) {
   EXPECT_TRUE(std::is_sorted(candidates.begin(), candidates.end()));
 }
 
+TEST(Tune, HistogramBinsCoverPeaksAndMarkedLimits) {
+  Distribution d;
+  d.sorted = {0, 0, 1, 3, 3, 12};
+  const auto bins = MakeHistogram(d, Metric::kBounces, 50);
+  // 0, 1, 2-3, 4-7, 8-15, 16-31, 32-63: up to the marked limit 50.
+  ASSERT_EQ(bins.size(), 7u);
+  EXPECT_EQ(bins[0].label, "0");
+  EXPECT_EQ(bins[0].count, 2u);
+  EXPECT_EQ(bins[2].label, "2-3");
+  EXPECT_EQ(bins[2].count, 2u);
+  EXPECT_EQ(bins[4].count, 1u);
+  EXPECT_EQ(bins[6].label, "32-63");
+  uint64_t total = 0;
+  for (const auto& bin : bins) total += bin.count;
+  EXPECT_EQ(total, d.sorted.size());
+  // A limit of 3 fires from 4 on: the marker sits at the end of bin 2-3.
+  EXPECT_DOUBLE_EQ(HistogramPosition(bins, 3, Metric::kBounces), 3.0);
+  EXPECT_DOUBLE_EQ(HistogramPosition(bins, 0, Metric::kBounces), 1.0);
+  EXPECT_DOUBLE_EQ(HistogramPosition(bins, 5, Metric::kBounces), 3.5);
+
+  Distribution ratios;
+  ratios.sorted = {0.0, 0.05, 0.3, 0.31};
+  const auto ratio_bins = MakeHistogram(ratios, Metric::kBounceRatio, 0.3);
+  ASSERT_EQ(ratio_bins.size(), 8u);  // up to 0.35-0.40
+  EXPECT_EQ(ratio_bins[0].count, 1u);
+  EXPECT_EQ(ratio_bins[1].count, 1u);
+  EXPECT_EQ(ratio_bins[6].label, "0.30-0.35");
+  EXPECT_EQ(ratio_bins[6].count, 2u);
+  // The limit 0.3 marks the start of the bin whose values fire.
+  EXPECT_NEAR(HistogramPosition(ratio_bins, 0.3, Metric::kBounceRatio), 6.0, 1e-9);
+}
+
 }  // namespace
 }  // namespace senderwatch::eximlog
