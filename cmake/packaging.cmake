@@ -14,6 +14,21 @@
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 
+# Debian's per-package files: the machine-readable copyright (DEP-5) and
+# the changelog, gzipped reproducibly (-n) as Debian policy wants them.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/debian/copyright
+  DESTINATION ${CMAKE_INSTALL_DOCDIR})
+find_program(SENDERWATCH_GZIP gzip)
+if(SENDERWATCH_GZIP)
+  set(_changelog_gz ${PROJECT_BINARY_DIR}/packaging/changelog.Debian.gz)
+  add_custom_command(OUTPUT ${_changelog_gz}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/packaging
+    COMMAND ${SENDERWATCH_GZIP} -9nc ${PROJECT_SOURCE_DIR}/packaging/debian/changelog > ${_changelog_gz}
+    DEPENDS ${PROJECT_SOURCE_DIR}/packaging/debian/changelog VERBATIM)
+  add_custom_target(senderwatch_changelog ALL DEPENDS ${_changelog_gz})
+  install(FILES ${_changelog_gz} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+endif()
+
 # The daily `senderwatch gc` timer. systemd reads /usr/lib/systemd/system
 # (and /usr/local/lib/systemd/system for a plain `cmake --install`).
 install(FILES
@@ -43,6 +58,12 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "mail")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
+# packaging/debian/changelog's newest entry must name this version.
+file(STRINGS ${PROJECT_SOURCE_DIR}/packaging/debian/changelog _changelog_top LIMIT_COUNT 1)
+if(NOT _changelog_top MATCHES "^senderwatch \\(${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}\\) ")
+  message(WARNING "packaging/debian/changelog starts with '${_changelog_top}', "
+    "not version ${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}: add an entry")
+endif()
 
 # The plugin needs ${dlfunc} and events: exim4-daemon-heavy has both, a
 # locally built exim4-daemon-custom may. exipick (queue) is in exim4-base.
@@ -54,10 +75,11 @@ if(SENDERWATCH_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   string(APPEND _senderwatch_depends
-    ", liblmdb0, libspdlog1.10-fmt9, libfmt9, libtomlplusplus3, zlib1g, libstdc++6 (>= 12), libc6 (>= 2.36)")
+    ", liblmdb0, libspdlog1.10, libfmt9, libtomlplusplus3, zlib1g, libstdc++6 (>= 12), libgcc-s1, libc6 (>= 2.36)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_senderwatch_depends}")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "jq")
+# jq for `--json` output, lmdb-utils for mdb_copy backups (operations.md).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "jq, lmdb-utils")
 
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/packaging/debian/postinst

@@ -24,6 +24,13 @@
 
 namespace senderwatch {
 
+// What check_sender knows about the recipient beyond the account: both
+// optional (empty: not counted).
+struct CheckContext {
+  std::string_view recipient;  // RCPT address: counts new_recipient_ratio
+  std::string_view sender;     // MAIL FROM address: counts sender_mismatch
+};
+
 class Engine {
  public:
   // Called after a lock was stored (automatic or manual); the plugin logs it
@@ -35,17 +42,21 @@ class Engine {
   void set_lock_listener(LockListener listener) { on_lock_ = std::move(listener); }
 
   // One RCPT of an authenticated client: counts a recipient and the client
-  // network, then evaluates. A newly fired lock rule stores the lock.
-  // An empty client_ip counts no network.
+  // network (and, from `context`, a new recipient or a foreign sender), then
+  // evaluates. A newly fired lock rule stores the lock. An empty client_ip
+  // counts no network.
   Result<Verdict> CheckSender(std::string_view account, std::string_view client_ip,
-                              const LimitOverrides& overrides = {});
+                              const LimitOverrides& overrides = {},
+                              const CheckContext& context = {});
 
   // Evaluates without counting (read-only).
   Result<Verdict> PeekSender(std::string_view account,
                              const LimitOverrides& overrides = {});
 
-  // A hard bounce caused by `account`; returns the bounces of the last hour.
-  // May lock the account (bounce rules are evaluated after counting).
+  // A hard failure caused by `account`, classified by `reason` (Exim's
+  // $event_data; see failure.h): a dead address counts as a bounce, a spam
+  // or policy rejection as spam_rejects, anything else not at all. Returns
+  // the bounces of the last hour. May lock the account.
   Result<uint64_t> RecordBounce(std::string_view account, std::string_view recipient,
                                 std::string_view reason);
   // A temporary failure; returns the defers of the last hour.
@@ -66,8 +77,10 @@ class Engine {
   const Policy& policy() const { return policy_; }
 
  private:
-  Result<uint64_t> RecordFailure(Counter counter, std::string_view account,
-                                 std::string_view client_ip);
+  // Counts `counter` (nullopt: nothing) for `account`; returns `result` of
+  // the last hour.
+  Result<uint64_t> RecordFailure(std::optional<Counter> counter, Counter result,
+                                 std::string_view account);
   // One counted event in one store transaction: ends an expired lock,
   // lets `count` change the record, evaluates, stores a newly fired lock
   // (durably) and announces it. `verdict` receives the evaluation.

@@ -36,6 +36,11 @@ struct Rule {
   // counts (a 1-of-2 bounce is not evidence). For counters: the least value.
   uint64_t min = 0;
   Action action = Action::kWarn;
+  // above = "learned": the limit comes from the account's own history
+  // (recipients and bounces only; see LearnSettings). `above` then holds
+  // the fallback used while the account has too little history.
+  bool learned = false;
+  std::optional<double> floor;       // learned rules: overrides [learn] floor
 };
 
 enum class Durability {
@@ -57,6 +62,34 @@ struct StoreSettings {
   int64_t retention_seconds = 7 * 24 * 3600;
 };
 
+// How learned limits are derived from an account's hourly history. The
+// hourly limit is max(floor, multiple x the percentile of the account's
+// hourly counts over the span); a rule's window of W hours allows W times
+// that (windows under an hour allow one hour's worth).
+struct LearnSettings {
+  int64_t span_seconds = 14 * 24 * 3600;  // history considered; at most 14 days
+  double percentile = 99;                 // of the hourly counts, idle hours included
+  double multiple = 3;
+  double floor = 20;                      // never below this many per hour
+  // Until the account is this old and has sent in this many hours, learned
+  // rules use their static fallback and new_recipient_ratio reads 0.
+  int64_t min_history_seconds = 3 * 24 * 3600;
+  uint32_t min_active_hours = 8;
+};
+
+// Which envelope senders an account may use (the sender_mismatch metric).
+enum class SenderOwnership {
+  kAddress,  // the account itself, or for a bare login its local part
+  kDomain,   // any address in the account's domain
+  kLookup,   // listed in `owners` (from [sender] file); else as kAddress
+};
+
+struct SenderSettings {
+  SenderOwnership ownership = SenderOwnership::kAddress;
+  std::string file;  // lookup file: "account: addr@x, @domain, *" per line
+  std::map<std::string, std::vector<std::string>, std::less<>> owners;
+};
+
 // What the plugin returns when it cannot do its job (store unusable, bad
 // policy). "accept" fails open: mail flows, the error is logged.
 enum class OnError { kAccept, kDefer };
@@ -66,6 +99,12 @@ struct Policy {
   std::vector<Rule> rules;
   // 0: a lock lasts until a person releases it; else it ends by itself.
   int64_t lock_duration_seconds = 0;
+  // Repeat offenders are locked sooner: lock rules' limits are multiplied
+  // by escalation^n for an account locked n times before (n capped at 3).
+  // 1 turns this off.
+  double escalation = 0.5;
+  LearnSettings learn;
+  SenderSettings sender;
   OnError on_error = OnError::kAccept;
   // Optional command run (detached) when an account becomes locked; empty: none.
   std::string notify;
@@ -86,6 +125,9 @@ Result<Policy> LoadPolicyFile(const std::string& path);
 
 // Renders a policy as a complete TOML file (check-config, tune).
 std::string FormatPolicy(const Policy& policy);
+
+// True when `account` may use `sender` as its envelope sender.
+bool OwnsSender(const SenderSettings& settings, std::string_view account, std::string_view sender);
 
 // Per-call limit overrides from the ACL, e.g. from an Exim lookup:
 // "bounce-flood=200 rcpt-rate=off". Keys are rule names; "off" disables.

@@ -12,16 +12,20 @@
 
 #include "senderwatch/clock.h"
 #include "senderwatch/error.h"
+#include "senderwatch/history.h"
 #include "senderwatch/metric.h"
 #include "senderwatch/network.h"
 #include "senderwatch/window.h"
 
 namespace senderwatch {
 
-inline constexpr uint8_t kRecordVersion = 1;
+// Version 2 added the spam_rejects, sender_mismatch and new-recipient
+// counters; version 1 records are read and rewritten as version 2.
+inline constexpr uint8_t kRecordVersion = 2;
 // Windows up to 1h: 60 one-minute slots. Longer windows: 24 one-hour slots.
+// Counts saturate at 65535 per slot.
 using MinuteRing = SlotRing<60, uint16_t>;
-using HourRing = SlotRing<24, uint32_t>;
+using HourRing = SlotRing<24, uint16_t>;
 inline constexpr int kMaxNetworks = 16;
 
 struct NetworkSighting {
@@ -65,8 +69,13 @@ struct AccountRecord {
   // Lock rules ignore evidence at or before this time (set by a release), so
   // a released account is not locked again by the spam that got it locked.
   UnixSeconds evidence_after = 0;
+  // The long-term history (learned limits, known recipients). Stored apart
+  // from the record (EncodeHistory); a store that keeps no history leaves it
+  // empty, and learned limits then fall back to the static ones.
+  AccountHistory history;
 
-  // Counts `n` events of `counter` at time `now` in both rings.
+  // Counts `n` events of `counter` at time `now` in both rings (completed
+  // hours move into the history first).
   void Count(Counter counter, UnixSeconds now, uint64_t n = 1);
   // Remembers a client network seen at `now` (the oldest is forgotten when
   // kMaxNetworks are remembered).

@@ -3,6 +3,7 @@
 #ifndef SENDERWATCH_VERDICT_H_
 #define SENDERWATCH_VERDICT_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,18 @@ std::string FormatVerdict(const Verdict& verdict);
 struct RuleReading {
   const Rule* rule = nullptr;
   double value = 0;
-  double limit = 0;        // after per-call overrides
+  double limit = 0;        // after learning, escalation and per-call overrides
   bool enabled = true;     // false when an override turned the rule off
   bool fired = false;
+  // Learned rules: true when the limit came from the account's history,
+  // false while the static fallback applies.
+  bool learned = false;
 };
+
+// The learned limit of `rule` for this account at `now`, or nullopt while
+// the account has too little history (then the rule's fallback applies).
+std::optional<double> LearnedLimit(const Policy& policy, const Rule& rule,
+                                   const AccountRecord& record, UnixSeconds now);
 
 // The value of `metric` for `record` over `window_seconds` ending at `now`.
 // Only evidence after `evidence_after` counts (0: all). For bounce_ratio,

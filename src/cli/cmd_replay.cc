@@ -236,7 +236,8 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
   std::string text;
   if (timeline && summary.verdict_changes > 0) text += "\n";
   const double rate = seconds > 0 ? static_cast<double>(stats->lines) / seconds : 0;
-  text += "Read " + Thousands(stats->lines) + " lines from " + Plural(stats->files, "file");
+  text += "Read " + Thousands(stats->lines) + (stats->lines == 1 ? " line" : " lines") + " from " +
+          Plural(stats->files, "file");
   if (stats->first_time != 0) {
     text += ", " + FormatTime(stats->first_time) + " to " + FormatTime(stats->last_time);
   }

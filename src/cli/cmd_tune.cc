@@ -202,7 +202,7 @@ std::string Svg(const std::vector<Measured>& measured, const std::string& subtit
   for (size_t p = 0; p < measured.size(); ++p) {
     const Measured& m = measured[p];
     const int top = kTop + static_cast<int>(p) * kPanel;
-    const int chart_top = top + 24, chart_bottom = top + kPanel - 50;
+    const int chart_top = top + 36, chart_bottom = top + kPanel - 50;
     const int chart_height = chart_bottom - chart_top;
     const double plot_width = kWidth - kLeft - kRight;
     const double bin_width = plot_width / static_cast<double>(std::max<size_t>(1, m.bins.size()));

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "senderwatch/account.h"
+#include "senderwatch/failure.h"
 #include "senderwatch/units.h"
 
 namespace senderwatch {
@@ -52,7 +53,8 @@ Engine::Engine(const Policy& policy, Store& store, const Clock& clock, Logger& l
     : policy_(policy), store_(store), clock_(clock), logger_(logger) {}
 
 Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view client_ip,
-                                    const LimitOverrides& overrides) {
+                                    const LimitOverrides& overrides,
+                                    const CheckContext& context) {
   auto name = NormalizeAccount(account);
   if (!name) return std::unexpected(name.error());
   std::optional<ClientNetwork> network;
@@ -61,10 +63,26 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
     if (!parsed) return std::unexpected(parsed.error());
     network = *parsed;
   }
+  std::string recipient;
+  if (!context.recipient.empty()) {
+    auto normalized = NormalizeAccount(context.recipient);  // same rules suit addresses
+    if (!normalized) return std::unexpected(Error{ErrorKind::kInvalidArgument,
+                                                  "recipient: " + normalized.error().message, 0});
+    recipient = std::move(*normalized);
+  }
+  const bool foreign_sender =
+      !context.sender.empty() && !OwnsSender(policy_.sender, *name, context.sender);
+  const auto generation_hours =
+      static_cast<uint32_t>(std::max<int64_t>(policy_.learn.span_seconds / 7200, 1));
   Verdict verdict;
   auto record = CountEvent(*name, overrides, verdict, [&](AccountRecord& r, UnixSeconds now) {
     r.Count(Counter::kRecipients, now);
     if (network) r.SeeNetwork(*network, now);
+    if (!recipient.empty() &&
+        r.history.NoteRecipient(recipient, static_cast<uint32_t>(now / 3600), generation_hours)) {
+      r.Count(Counter::kNewRecipients, now);
+    }
+    if (foreign_sender) r.Count(Counter::kSenderMismatch, now);
   });
   if (!record) return std::unexpected(record.error());
   return verdict;
@@ -104,13 +122,19 @@ Result<Verdict> Engine::PeekSender(std::string_view account, const LimitOverride
 }
 
 Result<uint64_t> Engine::RecordBounce(std::string_view account, std::string_view,
-                                      std::string_view) {
-  return RecordFailure(Counter::kBounces, account, {});
+                                      std::string_view reason) {
+  std::optional<Counter> counter;
+  switch (ClassifyFailure(reason)) {
+    case FailureKind::kDeadAddress: counter = Counter::kBounces; break;
+    case FailureKind::kSpamReject: counter = Counter::kSpamRejects; break;
+    case FailureKind::kNeutral: break;
+  }
+  return RecordFailure(counter, Counter::kBounces, account);
 }
 
 Result<uint64_t> Engine::RecordDefer(std::string_view account, std::string_view,
                                      std::string_view) {
-  return RecordFailure(Counter::kDefers, account, {});
+  return RecordFailure(Counter::kDefers, Counter::kDefers, account);
 }
 
 Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view client_ip) {
@@ -119,21 +143,21 @@ Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view 
     // network of the account: failed logins are not the account's own use.
     if (auto parsed = ParseClientNetwork(client_ip); !parsed) return std::unexpected(parsed.error());
   }
-  return RecordFailure(Counter::kAuthfails, user, client_ip);
+  return RecordFailure(Counter::kAuthfails, Counter::kAuthfails, user);
 }
 
-Result<uint64_t> Engine::RecordFailure(Counter counter, std::string_view account,
-                                       std::string_view) {
+Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter result,
+                                       std::string_view account) {
   auto name = NormalizeAccount(account);
   if (!name) return std::unexpected(name.error());
   Verdict verdict;
   UnixSeconds counted_at = 0;
   auto record = CountEvent(*name, LimitOverrides{}, verdict, [&](AccountRecord& r, UnixSeconds now) {
-    r.Count(counter, now);
+    if (counter) r.Count(*counter, now);
     counted_at = now;
   });
   if (!record) return std::unexpected(record.error());
-  return CounterInWindow(*record, counter, 3600, counted_at);
+  return CounterInWindow(*record, result, 3600, counted_at);
 }
 
 Result<AccountRecord> Engine::Lock(std::string_view account, std::string_view reason,

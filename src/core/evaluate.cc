@@ -1,11 +1,58 @@
 // Policy evaluation: the same code decides in the plugin, in `show`/`top`
 // and in log replay. It reads a record; it never writes one (the engine
 // stores locks).
-#include <cstdio>
+#include <algorithm>
+#include <array>
+#include <cmath>
 
 #include "senderwatch/verdict.h"
 
 namespace senderwatch {
+namespace {
+
+// Hourly count of `counter` in completed hour `hour`: the exact hour ring
+// for recent hours not yet absorbed, the long history for older ones.
+uint64_t HourValue(const AccountRecord& record, Counter counter, uint32_t hour) {
+  if (record.history.head_hour == 0 || hour > record.history.head_hour) {
+    return record.hours.Sum(counter, hour, hour);
+  }
+  return record.history.HourCount(counter, hour).value_or(0);
+}
+
+bool HasHistory(const LearnSettings& learn, const AccountRecord& record, UnixSeconds now) {
+  return record.first_seen > 0 && now - record.first_seen >= learn.min_history_seconds;
+}
+
+}  // namespace
+
+std::optional<double> LearnedLimit(const Policy& policy, const Rule& rule,
+                                   const AccountRecord& record, UnixSeconds now) {
+  const LearnSettings& learn = policy.learn;
+  if (!rule.learned || !HasHistory(learn, record, now)) return std::nullopt;
+  const Counter counter = rule.metric == Metric::kBounces ? Counter::kBounces : Counter::kRecipients;
+  const auto now_hour = static_cast<uint32_t>(now / 3600);
+  const auto span_hours = static_cast<uint32_t>(std::min<int64_t>(learn.span_seconds / 3600, kHistoryHours));
+  const auto first_hour = std::max(static_cast<uint32_t>(record.first_seen / 3600),
+                                   now_hour > span_hours ? now_hour - span_hours : 0u);
+  std::array<uint64_t, kHistoryHours> values;
+  size_t n = 0;
+  uint32_t active = 0;
+  for (uint32_t hour = first_hour; hour < now_hour && n < values.size(); ++hour) {
+    values[n] = HourValue(record, counter, hour);
+    active += values[n] > 0;
+    ++n;
+  }
+  if (n == 0 || active < learn.min_active_hours) return std::nullopt;
+  // Nearest-rank percentile over every hour of the span, idle hours included.
+  const auto rank = static_cast<size_t>(std::ceil(learn.percentile / 100.0 * static_cast<double>(n)));
+  const size_t index = std::clamp<size_t>(rank, 1, n) - 1;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
+                   values.begin() + static_cast<std::ptrdiff_t>(n));
+  const double hourly = std::max(rule.floor.value_or(learn.floor),
+                                 learn.multiple * static_cast<double>(values[index]));
+  const double hours = std::max<double>(1.0, static_cast<double>(rule.window_seconds) / 3600.0);
+  return hourly * hours;
+}
 
 double MetricValue(const AccountRecord& record, Metric metric,
                    int64_t window_seconds, UnixSeconds now,
@@ -14,18 +61,22 @@ double MetricValue(const AccountRecord& record, Metric metric,
     return static_cast<double>(
         CounterInWindow(record, c, window_seconds, now, evidence_after));
   };
+  const auto ratio = [&](Counter numerator) {
+    const double recipients = counter(Counter::kRecipients);
+    if (denominator != nullptr) *denominator = static_cast<uint64_t>(recipients);
+    return recipients > 0 ? std::min(1.0, counter(numerator) / recipients) : 0.0;
+  };
   switch (metric) {
     case Metric::kRecipients: return counter(Counter::kRecipients);
     case Metric::kBounces: return counter(Counter::kBounces);
     case Metric::kDefers: return counter(Counter::kDefers);
     case Metric::kAuthfails: return counter(Counter::kAuthfails);
+    case Metric::kSpamRejects: return counter(Counter::kSpamRejects);
+    case Metric::kSenderMismatch: return counter(Counter::kSenderMismatch);
     case Metric::kClientIps:
       return static_cast<double>(NetworksInWindow(record, window_seconds, now, evidence_after));
-    case Metric::kBounceRatio: {
-      const double recipients = counter(Counter::kRecipients);
-      if (denominator != nullptr) *denominator = static_cast<uint64_t>(recipients);
-      return recipients > 0 ? counter(Counter::kBounces) / recipients : 0.0;
-    }
+    case Metric::kBounceRatio: return ratio(Counter::kBounces);
+    case Metric::kNewRecipientRatio: return ratio(Counter::kNewRecipients);
   }
   return 0;
 }
@@ -35,10 +86,20 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
                                    const LimitOverrides& overrides) {
   std::vector<RuleReading> readings;
   readings.reserve(policy.rules.size());
+  const double escalation =
+      std::pow(policy.escalation, std::min<uint32_t>(record.lock_count, 3));
   for (const Rule& rule : policy.rules) {
     RuleReading reading;
     reading.rule = &rule;
     reading.limit = rule.above;
+    if (rule.learned) {
+      if (auto learned = LearnedLimit(policy, rule, record, now)) {
+        reading.limit = *learned;
+        reading.learned = true;
+      }
+    }
+    // Repeat offenders: a lock rule trips sooner after each earlier lock.
+    if (rule.action == Action::kLock) reading.limit *= escalation;
     if (!overrides.empty()) {
       if (auto it = overrides.limits.find(rule.name); it != overrides.limits.end()) {
         reading.enabled = it->second.has_value();
@@ -50,8 +111,13 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
     const UnixSeconds floor = rule.action == Action::kLock ? record.evidence_after : 0;
     uint64_t denominator = 0;
     reading.value = MetricValue(record, rule.metric, rule.window_seconds, now, floor, &denominator);
-    const double min_basis =
-        rule.metric == Metric::kBounceRatio ? static_cast<double>(denominator) : reading.value;
+    // Every recipient of a new account is new: the ratio means nothing yet.
+    if (rule.metric == Metric::kNewRecipientRatio && !HasHistory(policy.learn, record, now)) {
+      reading.value = 0;
+    }
+    const bool is_ratio =
+        rule.metric == Metric::kBounceRatio || rule.metric == Metric::kNewRecipientRatio;
+    const double min_basis = is_ratio ? static_cast<double>(denominator) : reading.value;
     reading.fired = reading.enabled && reading.value > reading.limit &&
                     min_basis >= static_cast<double>(rule.min);
     readings.push_back(reading);

@@ -6,7 +6,9 @@ namespace senderwatch {
 namespace {
 
 constexpr std::string_view kMetricNames[] = {
-    "recipients", "bounces", "defers", "bounce_ratio", "client_ips", "authfails"};
+    "recipients",   "bounces",      "defers",
+    "bounce_ratio", "client_ips",   "authfails",
+    "spam_rejects", "new_recipient_ratio", "sender_mismatch"};
 constexpr std::string_view kActionNames[] = {"ok", "warn", "defer", "lock"};
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "senderwatch/policy.h"
+#include "senderwatch/history.h"
 #include "senderwatch/record.h"
 #include "senderwatch/units.h"
 
@@ -18,7 +19,53 @@ namespace {
 
 Rule MakeRule(std::string name, Metric metric, int64_t window, double above,
               uint64_t min, Action action) {
-  return Rule{std::move(name), metric, window, above, min, action};
+  Rule rule;
+  rule.name = std::move(name);
+  rule.metric = metric;
+  rule.window_seconds = window;
+  rule.above = above;
+  rule.min = min;
+  rule.action = action;
+  return rule;
+}
+
+// Reads the [sender] lookup file: "account: item, item" per line, '#'
+// comments; items are addresses, "@domain" or "*". Keys and items are
+// compared in lower case.
+Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return MakeError(ErrorKind::kConfig, "cannot read sender file " + path + ": " + std::strerror(errno));
+  }
+  std::map<std::string, std::vector<std::string>, std::less<>> owners;
+  const auto lower_trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+    std::string out(v);
+    for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return out;
+  };
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const std::string_view text = line;
+    if (text.find_first_not_of(" \t\r") == std::string_view::npos || text[text.find_first_not_of(" \t")] == '#') continue;
+    const size_t colon = text.find(':');
+    if (colon == std::string_view::npos) {
+      return MakeError(ErrorKind::kConfig, path + ":" + std::to_string(number) + ": expected 'account: addresses'");
+    }
+    auto& items = owners[lower_trim(text.substr(0, colon))];
+    std::string_view rest = text.substr(colon + 1);
+    while (!rest.empty()) {
+      const size_t comma = rest.find_first_of(", ");
+      const std::string item = lower_trim(rest.substr(0, comma));
+      if (!item.empty()) items.push_back(item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return owners;
 }
 
 class PolicyParser {
@@ -45,9 +92,13 @@ class PolicyParser {
         if (auto r = ParseLock(node, policy); !r) return std::unexpected(r.error());
       } else if (k == "rule") {
         if (auto r = ParseRules(node, policy.rules); !r) return std::unexpected(r.error());
+      } else if (k == "learn") {
+        if (auto r = ParseLearn(node, policy.learn); !r) return std::unexpected(r.error());
+      } else if (k == "sender") {
+        if (auto r = ParseSender(node, policy.sender); !r) return std::unexpected(r.error());
       } else {
         return Fail(node, "unknown key '" + std::string(k) +
-                              "' (expected on_error, notify, [store], [lock] or [[rule]])");
+                              "' (expected on_error, notify, [store], [lock], [learn], [sender] or [[rule]])");
       }
     }
     return policy;
@@ -134,12 +185,82 @@ class PolicyParser {
     const auto* table = node.as_table();
     if (table == nullptr) return Fail(node, "lock must be a table: [lock]");
     for (const auto& [key, value] : *table) {
+      if (key.str() == "escalation") {
+        auto factor = Number(value, "escalation");
+        if (!factor) return std::unexpected(factor.error());
+        if (*factor <= 0 || *factor > 1) return Fail(value, "escalation must be above 0 and at most 1");
+        policy.escalation = *factor;
+        continue;
+      }
       if (key.str() != "duration") {
-        return Fail(value, "unknown key '" + std::string(key.str()) + "' in [lock] (expected duration)");
+        return Fail(value, "unknown key '" + std::string(key.str()) +
+                               "' in [lock] (expected duration, escalation)");
       }
       auto seconds = Duration(value, "duration");
       if (!seconds) return std::unexpected(seconds.error());
       policy.lock_duration_seconds = *seconds;
+    }
+    return true;
+  }
+
+  Result<bool> ParseLearn(const toml::node& node, LearnSettings& learn) const {
+    const auto* table = node.as_table();
+    if (table == nullptr) return Fail(node, "learn must be a table: [learn]");
+    for (const auto& [key, value] : *table) {
+      const std::string_view k = key.str();
+      if (k == "span" || k == "min_history") {
+        auto seconds = Duration(value, k);
+        if (!seconds) return std::unexpected(seconds.error());
+        if (*seconds < 3600 || *seconds > kHistoryHours * int64_t{3600}) {
+          return Fail(value, std::string(k) + " must be between 1h and 14d");
+        }
+        (k == "span" ? learn.span_seconds : learn.min_history_seconds) = *seconds;
+      } else if (k == "percentile" || k == "multiple" || k == "floor") {
+        auto number = Number(value, k);
+        if (!number) return std::unexpected(number.error());
+        if (k == "percentile" && (*number <= 0 || *number > 100)) {
+          return Fail(value, "percentile must be above 0 and at most 100");
+        }
+        if (k != "percentile" && *number <= 0) return Fail(value, std::string(k) + " must be positive");
+        (k == "percentile" ? learn.percentile : k == "multiple" ? learn.multiple : learn.floor) = *number;
+      } else if (k == "min_active_hours") {
+        const auto* i = value.as_integer();
+        if (i == nullptr || i->get() < 0 || i->get() > kHistoryHours) {
+          return Fail(value, "min_active_hours must be an integer from 0 to 336");
+        }
+        learn.min_active_hours = static_cast<uint32_t>(i->get());
+      } else {
+        return Fail(value, "unknown key '" + std::string(k) +
+                               "' in [learn] (expected span, percentile, multiple, floor, min_history, min_active_hours)");
+      }
+    }
+    return true;
+  }
+
+  Result<bool> ParseSender(const toml::node& node, SenderSettings& sender) const {
+    const auto* table = node.as_table();
+    if (table == nullptr) return Fail(node, "sender must be a table: [sender]");
+    for (const auto& [key, value] : *table) {
+      const std::string_view k = key.str();
+      auto text = String(value, k);
+      if (!text) return std::unexpected(text.error());
+      if (k == "ownership") {
+        if (*text == "address") sender.ownership = SenderOwnership::kAddress;
+        else if (*text == "domain") sender.ownership = SenderOwnership::kDomain;
+        else if (*text == "lookup") sender.ownership = SenderOwnership::kLookup;
+        else return Fail(value, "ownership must be \"address\", \"domain\" or \"lookup\"");
+      } else if (k == "file") {
+        if (text->empty() || text->front() != '/') return Fail(value, "sender file must be an absolute path");
+        sender.file = *text;
+        auto owners = LoadOwners(*text);
+        if (!owners) return Fail(value, owners.error().message);
+        sender.owners = std::move(*owners);
+      } else {
+        return Fail(value, "unknown key '" + std::string(k) + "' in [sender] (expected ownership, file)");
+      }
+    }
+    if (sender.ownership == SenderOwnership::kLookup && sender.file.empty()) {
+      return Fail(node, "ownership = \"lookup\" needs a file");
     }
     return true;
   }
@@ -166,13 +287,15 @@ class PolicyParser {
   Result<Rule> ParseRule(const toml::table& table) const {
     Rule rule;
     bool has_name = false, has_metric = false, has_above = false, has_action = false;
+    std::optional<double> fallback;
     for (const auto& [key, value] : table) {
       const std::string_view k = key.str();
       if (k == "name") {
         auto text = String(value, k);
         if (!text) return std::unexpected(text.error());
         if (!ValidRuleName(*text)) {
-          return Fail(value, "rule name must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'");
+          return Fail(value, "rule name must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.' "
+                             "(and not config, mode, rcpt or sender)");
         }
         rule.name = *text;
         has_name = true;
@@ -182,7 +305,8 @@ class PolicyParser {
         auto metric = ParseMetric(*text);
         if (!metric) {
           return Fail(value, "unknown metric '" + *text +
-                                 "' (expected recipients, bounces, defers, bounce_ratio, client_ips or authfails)");
+                                 "' (expected recipients, bounces, defers, bounce_ratio, client_ips, authfails, "
+                                 "spam_rejects, new_recipient_ratio or sender_mismatch)");
         }
         rule.metric = *metric;
         has_metric = true;
@@ -197,11 +321,25 @@ class PolicyParser {
         }
         rule.window_seconds = w;
       } else if (k == "above") {
+        if (const auto* text = value.as_string()) {
+          if (text->get() != "learned") return Fail(value, "above must be a number or \"learned\"");
+          rule.learned = true;
+        } else {
+          auto number = Number(value, k);
+          if (!number) return std::unexpected(number.error());
+          if (*number < 0) return Fail(value, "above must not be negative");
+          rule.above = *number;
+        }
+        has_above = true;
+      } else if (k == "fallback" || k == "floor") {
         auto number = Number(value, k);
         if (!number) return std::unexpected(number.error());
-        if (*number < 0) return Fail(value, "above must not be negative");
-        rule.above = *number;
-        has_above = true;
+        if (*number < 0) return Fail(value, std::string(k) + " must not be negative");
+        if (k == "fallback") {
+          fallback = *number;
+        } else {
+          rule.floor = *number;
+        }
       } else if (k == "min") {
         const auto* i = value.as_integer();
         if (i == nullptr || i->get() < 0) return Fail(value, "min must be a non-negative integer");
@@ -217,14 +355,27 @@ class PolicyParser {
         has_action = true;
       } else {
         return Fail(value, "unknown key '" + std::string(k) +
-                               "' in [[rule]] (expected name, metric, window, above, min, action)");
+                               "' in [[rule]] (expected name, metric, window, above, min, action, fallback, floor)");
       }
     }
     const char* missing = !has_name ? "name" : !has_metric ? "metric" : !has_above ? "above"
                           : !has_action ? "action" : nullptr;
     if (missing != nullptr) return Fail(table, std::string("[[rule]] needs '") + missing + "'");
-    if (rule.metric == Metric::kBounceRatio && rule.above > 1) {
-      return Fail(table, "rule '" + rule.name + "': a bounce_ratio limit is between 0 and 1");
+    if (rule.learned) {
+      if (rule.metric != Metric::kRecipients && rule.metric != Metric::kBounces) {
+        return Fail(table, "rule '" + rule.name + "': only recipients and bounces can be learned");
+      }
+      if (!fallback) {
+        return Fail(table, "rule '" + rule.name +
+                               "': above = \"learned\" needs a fallback limit for accounts with little history");
+      }
+      rule.above = *fallback;
+    } else if (fallback || rule.floor) {
+      return Fail(table, "rule '" + rule.name + "': fallback and floor apply only to above = \"learned\"");
+    }
+    if ((rule.metric == Metric::kBounceRatio || rule.metric == Metric::kNewRecipientRatio) &&
+        rule.above > 1) {
+      return Fail(table, "rule '" + rule.name + "': a ratio limit is between 0 and 1");
     }
     if (rule.metric == Metric::kClientIps && rule.above >= kMaxNetworks) {
       return Fail(table, "rule '" + rule.name + "': client_ips can count at most " +
@@ -236,6 +387,8 @@ class PolicyParser {
 
   static bool ValidRuleName(std::string_view name) {
     if (name.empty() || name.size() > 64) return false;
+    // Reserved: these are option names of the ${dlfunc} calls.
+    if (name == "config" || name == "mode" || name == "rcpt" || name == "sender") return false;
     for (char c : name) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '-' || c == '_' || c == '.';
@@ -254,12 +407,17 @@ Policy DefaultPolicy() {
   // Chosen so that an honest heavy sender is never locked (locks need
   // evidence a person would call compromise) while a spam run from a leaked
   // password trips within minutes; docs/tuning.md explains each number.
+  Rule rcpt_rate = MakeRule("rcpt-rate", Metric::kRecipients, 3600, 1000, 0, Action::kDefer);
+  rcpt_rate.learned = true;  // 1000 until the account has history
   policy.rules = {
-      MakeRule("rcpt-rate", Metric::kRecipients, 3600, 1000, 0, Action::kDefer),
+      rcpt_rate,
       MakeRule("bounce-flood", Metric::kBounces, 3600, 50, 0, Action::kDefer),
       MakeRule("bounce-ratio", Metric::kBounceRatio, 3600, 0.3, 20, Action::kLock),
       MakeRule("client-networks", Metric::kClientIps, 3600, 10, 0, Action::kLock),
       MakeRule("auth-failures", Metric::kAuthfails, 3600, 20, 0, Action::kWarn),
+      MakeRule("spam-rejects", Metric::kSpamRejects, 3600, 25, 0, Action::kDefer),
+      MakeRule("new-recipients", Metric::kNewRecipientRatio, 3600, 0.95, 100, Action::kDefer),
+      MakeRule("sender-mismatch", Metric::kSenderMismatch, 3600, 10, 0, Action::kWarn),
   };
   return policy;
 }

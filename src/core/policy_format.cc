@@ -48,12 +48,32 @@ std::string FormatPolicy(const Policy& p) {
   out += "sync_interval = " + Quote(FormatDuration(p.store.sync_interval_seconds)) + "\n";
   out += "retention = " + Quote(FormatDuration(p.store.retention_seconds)) + "\n";
   out += "\n[lock]\nduration = " + Quote(FormatDuration(p.lock_duration_seconds)) + "\n";
+  out += "escalation = " + Number(p.escalation) + "\n";
+  out += "\n[learn]\n";
+  out += "span = " + Quote(FormatDuration(p.learn.span_seconds)) + "\n";
+  out += "percentile = " + Number(p.learn.percentile) + "\n";
+  out += "multiple = " + Number(p.learn.multiple) + "\n";
+  out += "floor = " + Number(p.learn.floor) + "\n";
+  out += "min_history = " + Quote(FormatDuration(p.learn.min_history_seconds)) + "\n";
+  out += "min_active_hours = " + std::to_string(p.learn.min_active_hours) + "\n";
+  out += "\n[sender]\n";
+  const char* ownership = p.sender.ownership == SenderOwnership::kAddress  ? "address"
+                          : p.sender.ownership == SenderOwnership::kDomain ? "domain"
+                                                                           : "lookup";
+  out += "ownership = " + Quote(ownership) + "\n";
+  if (!p.sender.file.empty()) out += "file = " + Quote(p.sender.file) + "\n";
   for (const Rule& r : p.rules) {
     out += "\n[[rule]]\n";
     out += "name = " + Quote(r.name) + "\n";
     out += "metric = " + Quote(MetricName(r.metric)) + "\n";
     out += "window = " + Quote(FormatDuration(r.window_seconds)) + "\n";
-    out += "above = " + Number(r.above) + "\n";
+    if (r.learned) {
+      out += "above = \"learned\"\n";
+      out += "fallback = " + Number(r.above) + "\n";
+      if (r.floor) out += "floor = " + Number(*r.floor) + "\n";
+    } else {
+      out += "above = " + Number(r.above) + "\n";
+    }
     if (r.min != 0) out += "min = " + std::to_string(r.min) + "\n";
     out += "action = " + Quote(ActionName(r.action)) + "\n";
   }

@@ -24,6 +24,7 @@ uint32_t FirstSlot(uint32_t last, int64_t slots, uint32_t evidence_slot, bool ha
 }  // namespace
 
 void AccountRecord::Count(Counter counter, UnixSeconds now, uint64_t n) {
+  history.Absorb(hours, HourOf(now));
   minutes.Add(counter, MinuteOf(now), n);
   hours.Add(counter, HourOf(now), n);
   if (first_seen == 0) first_seen = now;

@@ -1,9 +1,12 @@
-// The on-disk record format, version 1 (docs/format.md is the reference and
-// must change with this file). Fixed little-endian fields first, then
-// length-prefixed strings. The decoder treats its input as hostile: it is
-// fuzzed with arbitrary bytes and must return an Error, never crash.
+// The on-disk record format (docs/format.md is the reference and must change
+// with this file). Fixed little-endian fields first, then length-prefixed
+// strings. Version 2 is written; version 1 is still read (migration happens
+// on the next write). The decoder treats its input as hostile: it is fuzzed
+// with arbitrary bytes and must return an Error, never crash.
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
 
 #include "senderwatch/record.h"
 
@@ -11,21 +14,24 @@ namespace senderwatch {
 namespace {
 
 constexpr char kMagic[3] = {'S', 'W', 'R'};
-constexpr size_t kFixedSize = 1288;
-constexpr size_t kMinuteOffset = 48;
-constexpr size_t kHourOffset = kMinuteOffset + MinuteRing::kSlots * kCounterCount * 2;
-constexpr size_t kNetworkOffset = kHourOffset + HourRing::kSlots * kCounterCount * 4;
-constexpr size_t kNetworkSize = 20;
-constexpr size_t kLockOffset = kNetworkOffset + kMaxNetworks * kNetworkSize;
-constexpr size_t kReleaseOffset = kLockOffset + 48;
-static_assert(kHourOffset == 528);
-static_assert(kNetworkOffset == 912);
-static_assert(kLockOffset == 1232);
-static_assert(kReleaseOffset + 8 == kFixedSize);
-// Bounds on the variable strings keep a record inside one LMDB page.
-constexpr size_t kMaxShortString = 64;
-constexpr size_t kMaxWho = 32;
-constexpr size_t kMaxReason = 160;
+
+// What differs between the versions this decoder reads.
+struct Layout {
+  int counters;          // counters per ring slot
+  int hour_count_bytes;  // 4 in v1, 2 in v2
+  size_t reason_max;
+  size_t who_max;
+  constexpr size_t FixedSize() const {
+    return 48 + static_cast<size_t>(MinuteRing::kSlots * counters * 2) +
+           static_cast<size_t>(HourRing::kSlots * counters * hour_count_bytes) +
+           static_cast<size_t>(kMaxNetworks) * 20 + 48 + 8;
+  }
+};
+constexpr Layout kV1{4, 4, 160, 32};
+constexpr Layout kV2{kCounterCount, 2, 128, 32};
+static_assert(kV1.FixedSize() == 1288);
+static_assert(kV2.FixedSize() == 1600);
+constexpr size_t kMaxRule = 64;
 
 class Writer {
  public:
@@ -57,16 +63,19 @@ class Reader {
   uint8_t U8() { return static_cast<uint8_t>(Le(1)); }
   uint16_t U16() { return static_cast<uint16_t>(Le(2)); }
   uint32_t U32() { return static_cast<uint32_t>(Le(4)); }
+  uint64_t Uint(int bytes) { return Le(bytes); }
   int64_t I64() { return static_cast<int64_t>(Le(8)); }
   double F64() { return std::bit_cast<double>(Le(8)); }
   void Skip(size_t n) {
     if (remaining() < n) { ok_ = false; pos_ = in_.size(); return; }
     pos_ += n;
   }
-  std::string Str(size_t max) {
+  // Reads a string of at most `max` bytes and keeps at most `keep` of them
+  // (a v1 reason longer than v2 allows is cut when migrated).
+  std::string Str(size_t max, size_t keep) {
     const uint16_t n = U16();
     if (!ok_ || n > max || remaining() < n) { ok_ = false; return {}; }
-    std::string s(in_.substr(pos_, n));
+    std::string s(in_.substr(pos_, std::min<size_t>(n, keep)));
     pos_ += n;
     return s;
   }
@@ -92,7 +101,7 @@ std::unexpected<Error> Corrupt(const std::string& why) {
 
 std::string EncodeRecord(const AccountRecord& r) {
   std::string out;
-  out.reserve(kFixedSize + 64);
+  out.reserve(kV2.FixedSize() + 64);
   Writer w(out);
   for (char c : kMagic) w.U8(static_cast<uint8_t>(c));
   w.U8(kRecordVersion);
@@ -107,7 +116,7 @@ std::string EncodeRecord(const AccountRecord& r) {
   w.U32(r.hours.head());
   w.U32(0);
   for (int i = 0; i < MinuteRing::kSlots * kCounterCount; ++i) w.U16(r.minutes.data()[i]);
-  for (int i = 0; i < HourRing::kSlots * kCounterCount; ++i) w.U32(r.hours.data()[i]);
+  for (int i = 0; i < HourRing::kSlots * kCounterCount; ++i) w.U16(r.hours.data()[i]);
   for (int i = 0; i < kMaxNetworks; ++i) {
     const NetworkSighting& n = r.networks[static_cast<size_t>(i)];
     const bool used = i < r.network_count;
@@ -125,11 +134,11 @@ std::string EncodeRecord(const AccountRecord& r) {
   w.F64(r.lock.limit);
   w.I64(r.lock.window_seconds);
   w.I64(r.last_release.at);
-  w.Str(r.lock.rule, kMaxShortString);
-  w.Str(r.lock.reason, kMaxReason);
-  w.Str(r.lock.by, kMaxWho);
-  w.Str(r.last_release.by, kMaxWho);
-  w.Str(r.last_release.reason, kMaxReason);
+  w.Str(r.lock.rule, kMaxRule);
+  w.Str(r.lock.reason, kV2.reason_max);
+  w.Str(r.lock.by, kV2.who_max);
+  w.Str(r.last_release.by, kV2.who_max);
+  w.Str(r.last_release.reason, kV2.reason_max);
   return out;
 }
 
@@ -144,10 +153,12 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view acco
                          " is newer than this senderwatch understands (" +
                          std::to_string(kRecordVersion) + ")");
   }
-  if (version != kRecordVersion) return Corrupt("bad version " + std::to_string(version));
-  if (bytes.size() < kFixedSize) return Corrupt("truncated");
+  if (version != 1 && version != 2) return Corrupt("bad version " + std::to_string(version));
+  const Layout& layout = version == 1 ? kV1 : kV2;
+  if (bytes.size() < layout.FixedSize()) return Corrupt("truncated");
 
   AccountRecord r;
+  r.account = std::string(account);
   Reader in(bytes);
   in.Skip(4);
   const uint8_t flags = in.U8();
@@ -164,8 +175,17 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view acco
   r.minutes.set_head(in.U32());
   r.hours.set_head(in.U32());
   in.Skip(4);
-  for (int i = 0; i < MinuteRing::kSlots * kCounterCount; ++i) r.minutes.data()[i] = in.U16();
-  for (int i = 0; i < HourRing::kSlots * kCounterCount; ++i) r.hours.data()[i] = in.U32();
+  // Counters a v1 record lacks stay zero.
+  for (int slot = 0; slot < MinuteRing::kSlots; ++slot) {
+    for (int c = 0; c < layout.counters; ++c) r.minutes.data()[slot * kCounterCount + c] = in.U16();
+  }
+  for (int slot = 0; slot < HourRing::kSlots; ++slot) {
+    for (int c = 0; c < layout.counters; ++c) {
+      const uint64_t v = in.Uint(layout.hour_count_bytes);
+      r.hours.data()[slot * kCounterCount + c] =
+          static_cast<uint16_t>(std::min<uint64_t>(v, std::numeric_limits<uint16_t>::max()));
+    }
+  }
   for (int i = 0; i < kMaxNetworks; ++i) {
     NetworkSighting& n = r.networks[static_cast<size_t>(i)];
     n.network.family = in.U8();
@@ -186,14 +206,13 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view acco
   r.lock.limit = in.F64();
   r.lock.window_seconds = in.I64();
   r.last_release.at = in.I64();
-  r.lock.rule = in.Str(kMaxShortString);
-  r.lock.reason = in.Str(kMaxReason);
-  r.lock.by = in.Str(kMaxWho);
-  r.last_release.by = in.Str(kMaxWho);
-  r.last_release.reason = in.Str(kMaxReason);
+  r.lock.rule = in.Str(kMaxRule, kMaxRule);
+  r.lock.reason = in.Str(layout.reason_max, kV2.reason_max);
+  r.lock.by = in.Str(layout.who_max, kV2.who_max);
+  r.last_release.by = in.Str(layout.who_max, kV2.who_max);
+  r.last_release.reason = in.Str(layout.reason_max, kV2.reason_max);
   if (!in.ok()) return Corrupt("truncated strings");
   if (in.remaining() != 0) return Corrupt("trailing bytes");
-  r.account = std::string(account);
   return r;
 }
 

@@ -45,6 +45,8 @@ struct ParsedCall {
   std::vector<std::string_view> positional;
   std::string config_path{kDefaultConfigPath};
   bool event_mode = false;
+  std::string_view recipient;  // check_sender rcpt=ADDR
+  std::string_view sender;     // check_sender sender=ADDR
 };
 
 // Options are recognised only after the required arguments, so an account
@@ -69,6 +71,10 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
       }
     } else if (optional_zone && arg == "mode=event") {
       call.event_mode = true;
+    } else if (optional_zone && arg.starts_with("rcpt=")) {
+      call.recipient = arg.substr(5);
+    } else if (optional_zone && arg.starts_with("sender=")) {
+      call.sender = arg.substr(7);
     } else {
       call.positional.push_back(arg);
     }
@@ -80,7 +86,8 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
                          (spec.max_positional > spec.min_positional
                               ? " to " + std::to_string(spec.max_positional)
                               : std::string()) +
-                         " arguments (plus optional config=PATH), got " + std::to_string(n));
+                         " arguments (plus optional config=, rcpt=, sender=, mode=), got " +
+                         std::to_string(n));
   }
   return call;
 }
@@ -217,7 +224,8 @@ std::string Run(Function function, const CallSpec& spec, const ParsedCall& call,
       }
     }
     auto verdict = function == Function::kCheckSender
-                       ? engine.CheckSender(arg(0), arg(1), overrides)
+                       ? engine.CheckSender(arg(0), arg(1), overrides,
+                                            CheckContext{call.recipient, call.sender})
                        : engine.PeekSender(arg(0), overrides);
     if (!verdict) {
       error = verdict.error().message;

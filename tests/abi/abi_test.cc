@@ -96,7 +96,7 @@ TEST_F(PluginAbi, OverridesComeFromAnArgument) {
 TEST_F(PluginAbi, WrongArgumentCountFailsOpenWithError) {
   const std::string v = Call("check_sender", {"alice"});
   EXPECT_EQ(v.rfind("verdict=ok error=", 0), 0u) << v;
-  EXPECT_TRUE(LogContains("check_sender takes 2 to 3 arguments"));
+  EXPECT_TRUE(LogContains("check_sender takes 2 to 3 arguments (plus optional"));
   EXPECT_EQ(Call("record_bounce", {}).rfind("bounces=0 error=", 0), 0u);
 }
 
@@ -106,6 +106,17 @@ TEST_F(PluginAbi, HostileAccountsGetAClearErrorAndNoForgedLogLines) {
   for (const auto& line : abi_test::MainLog()) EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_NE(Call("check_sender", {std::string(100 * 1024, 'a'), "", Config()}).find("error="), std::string::npos);
   EXPECT_NE(Call("check_sender", {"\xff\xfe", "", Config()}).find("not valid UTF-8"), std::string::npos);
+}
+
+TEST_F(PluginAbi, CountsForeignSendersAndNewRecipientsFromOptions) {
+  // sender_mismatch is a warn rule by default: the verdict stays ok, the count shows in the store.
+  for (int i = 0; i < 12; ++i) {
+    Call("check_sender", {"alice@example.test", "192.0.2.1", "", "rcpt=r" + std::to_string(i) + "@x.test",
+                          "sender=ceo@bank.test", Config()});
+  }
+  const std::string v = Call("peek_sender", {"alice@example.test", Config()});
+  EXPECT_EQ(v.rfind("verdict=warn rule=sender-mismatch metric=sender_mismatch value=12 limit=10", 0), 0u) << v;
+  EXPECT_EQ(Call("check_sender", {"bob", "192.0.2.1", "sender=bob@example.test", Config()}), "verdict=ok");
 }
 
 TEST_F(PluginAbi, EventModeReturnsEmptyString) {

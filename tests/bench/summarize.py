@@ -127,8 +127,10 @@ def main():
             for conc, per in s["by_concurrency"].items():
                 ra = per["C"]["median_ratio_to_A"]
                 rb = per["B"]["median_ratio_to_A"]
+                lean = per.get("C lean")
                 print(f"  SMTP {conc} conn: A {per['A']['median_msgs_per_s']:.1f} msg/s, "
-                      f"B/A {rb:.3f}, C/A {ra:.3f} (target C/A >= 0.95: {verdict(ra >= 0.95)})")
+                      f"B/A {rb:.3f}, C/A {ra:.3f} (target C/A >= 0.95: {verdict(ra >= 0.95)})"
+                      + (f", C lean/A {lean['median_ratio_to_A']:.3f}" if lean else ""))
     return 0
 
 

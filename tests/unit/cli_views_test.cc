@@ -110,7 +110,7 @@ TEST_F(ViewsTest, RecordJsonHasTheDocumentedShape) {
   EXPECT_NE(text.find(R"("lock_count":1,"last_release":{"at":null,"by":"","reason":""})"),
             std::string::npos);
   EXPECT_NE(text.find(R"("1h":{"recipients":1,"bounces":0,"defers":0,"bounce_ratio":0,)"
-                      R"("client_ips":1,"authfails":0})"),
+                      R"("client_ips":1,"authfails":0,"spam_rejects":0,"new_recipient_ratio":0,"sender_mismatch":0})"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find(R"("networks":[{"network":"198.51.100.0/24","first_seen":")"),

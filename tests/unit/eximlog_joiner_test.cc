@@ -12,6 +12,7 @@
 
 #include "eximlog/joiner.h"
 #include "eximlog/log_line.h"
+#include "eximlog/string_table.h"
 #include "unit/eximlog_samples.h"
 
 namespace senderwatch::eximlog {
@@ -185,6 +186,22 @@ TEST(EximLogJoiner, MemoryIsBoundedByOpenMessagesNotLogLength) {
   // Only the last day (plus at most an hour between sweeps) is held.
   EXPECT_LE(joiner.stats().open_messages, 24u * 60 + 60);
   EXPECT_GT(joiner.stats().evicted_messages, 1400u);
+}
+
+TEST(EximLogStringTable, FindsWhatWasInsertedAcrossGrowth) {
+  StringTable table;
+  for (uint32_t i = 0; i < 5000; ++i) table.Insert("user" + std::to_string(i) + "@example.net", i);
+  table.Insert("", 99999);
+  EXPECT_EQ(table.size(), 5001u);
+  for (uint32_t i = 0; i < 5000; ++i) {
+    const uint32_t* value = table.Find("user" + std::to_string(i) + "@example.net");
+    ASSERT_NE(value, nullptr) << i;
+    EXPECT_EQ(*value, i);
+  }
+  ASSERT_NE(table.Find(""), nullptr);
+  EXPECT_EQ(*table.Find(""), 99999u);
+  EXPECT_EQ(table.Find("user5000@example.net"), nullptr);
+  EXPECT_EQ(table.Find("user1@example.ne"), nullptr);
 }
 
 }  // namespace

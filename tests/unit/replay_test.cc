@@ -45,7 +45,7 @@ struct Harness {
 };
 
 TEST(Replay, BounceRatioLocksAtTheEventThatCrossesTheLimit) {
-  Harness h(PolicyWith({Rule{"bounce-ratio", Metric::kBounceRatio, 3600, 0.3, 20, Action::kLock}}));
+  Harness h(PolicyWith({Rule{"bounce-ratio", Metric::kBounceRatio, 3600, 0.3, 20, Action::kLock, false, std::nullopt}}));
   const AccountRef alice = h.Account("alice");
   h.replayer.OnRecipients(kT0, alice, "192.0.2.1", 20);
   for (int i = 0; i < 6; ++i) h.replayer.OnBounce(kT0 + 60 + i, alice, "x@remote.test", "550");
@@ -81,7 +81,7 @@ TEST(Replay, BounceRatioLocksAtTheEventThatCrossesTheLimit) {
 }
 
 TEST(Replay, RateLimitDefersAndReleasesAsTheWindowMoves) {
-  Harness h(PolicyWith({Rule{"rcpt-rate", Metric::kRecipients, 600, 10, 0, Action::kDefer}}));
+  Harness h(PolicyWith({Rule{"rcpt-rate", Metric::kRecipients, 600, 10, 0, Action::kDefer, false, std::nullopt}}));
   const AccountRef bulk = h.Account("bulk");
   const AccountRef quiet = h.Account("quiet");
   h.replayer.OnRecipients(kT0, bulk, "192.0.2.1", 12);
@@ -104,7 +104,7 @@ TEST(Replay, RateLimitDefersAndReleasesAsTheWindowMoves) {
 }
 
 TEST(Replay, TimedLockEndsByItself) {
-  Harness h(PolicyWith({Rule{"bounce-flood", Metric::kBounces, 3600, 2, 0, Action::kLock}}, 1800));
+  Harness h(PolicyWith({Rule{"bounce-flood", Metric::kBounces, 3600, 2, 0, Action::kLock, false, std::nullopt}}, 1800));
   const AccountRef a = h.Account("a");
   h.replayer.OnRecipients(kT0, a, "", 1);
   for (int i = 0; i < 3; ++i) h.replayer.OnBounce(kT0 + i, a, "x@y", "550");
@@ -151,8 +151,8 @@ TEST(Replay, RealEximLogLocksTheAccountWhoseMessagesBounced) {
   // alice's failures: someone@, nosuchuser@, bad1@ at 14:55:42, bad3@ at
   // 14:55:44; bob's: bad2@. Lock at more than 3 bounces in an hour.
   const Policy policy =
-      PolicyWith({Rule{"bounce-flood", Metric::kBounces, 3600, 3, 0, Action::kLock},
-                  Rule{"auth-failures", Metric::kAuthfails, 3600, 0, 0, Action::kWarn}});
+      PolicyWith({Rule{"bounce-flood", Metric::kBounces, 3600, 3, 0, Action::kLock, false, std::nullopt},
+                  Rule{"auth-failures", Metric::kAuthfails, 3600, 0, 0, Action::kWarn, false, std::nullopt}});
   for (const std::string_view log : {senderwatch::testing::kDefaultSelectorLog,
                                      senderwatch::testing::kAllSelectorLog}) {
     NullLogger logger;
@@ -187,11 +187,11 @@ TEST(Replay, RealEximLogLocksTheAccountWhoseMessagesBounced) {
 
 TEST(Tune, PeaksAreTheHighestValuesARuleWouldHaveSeen) {
   const Policy policy = PolicyWith({
-      Rule{"rate", Metric::kRecipients, 600, 100, 0, Action::kDefer},
-      Rule{"ratio", Metric::kBounceRatio, 3600, 0.3, 4, Action::kLock},
+      Rule{"rate", Metric::kRecipients, 600, 100, 0, Action::kDefer, false, std::nullopt},
+      Rule{"ratio", Metric::kBounceRatio, 3600, 0.3, 4, Action::kLock, false, std::nullopt},
   });
   PeakTracker tracker(SeriesOfPolicy(policy));
-  ASSERT_EQ(tracker.series().size(), 6u);  // 2 from rules + 4 metrics no rule reads
+  ASSERT_EQ(tracker.series().size(), kAllMetrics.size());  // 2 from rules + 4 metrics no rule reads
   EXPECT_EQ(tracker.series()[0].rules, std::vector<std::string>{"rate"});
   const AccountRef a{0, "a"};
   tracker.OnRecipients(kT0, a, "192.0.2.1", 5);
