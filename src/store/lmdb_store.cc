@@ -44,6 +44,9 @@ constexpr std::string_view kLockFile = "lock.mdb";
 constexpr std::string_view kRebuildLock = "rebuild.lock";
 constexpr char kRecordsDb[] = "records";
 constexpr char kMetaDb[] = "meta";
+// Long-term history (EncodeHistory), one value per account under the same
+// key as its record; kept apart so the per-event record stays inline.
+constexpr char kHistoryDb[] = "history";
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaCreated = "created";
 constexpr std::string_view kMetaLastSync = "last_sync";
@@ -187,6 +190,7 @@ class LmdbStore final : public Store {
   Result<void> Rebuild(const Error& cause);
   Result<size_t> RestoreLocks(const std::vector<JournalEntry>& entries);
   Result<lmdb::Txn> Begin(bool write);
+  Result<std::string> LoadHistory(lmdb::Txn& txn, std::string_view account, AccountRecord& record);
   Result<AccountRecord> UpdateOnce(std::string_view account, const Mutator& mutate);
   Result<bool> SyncDue(lmdb::Txn& txn, WriteMode mode);
   Result<bool> PruneBatch(UnixSeconds now, std::optional<std::string>& resume, size_t limit,
@@ -211,6 +215,7 @@ class LmdbStore final : public Store {
   lmdb::Env env_;
   MDB_dbi records_ = 0;
   MDB_dbi meta_ = 0;
+  std::optional<MDB_dbi> history_;  // absent in a read-only store never given history
   bool have_dbs_ = false;  // false: a read-only store never written yet
   bool created_ = false;   // the last OpenEnv created the databases
   uint64_t stale_readers_cleared_ = 0;
@@ -346,12 +351,18 @@ Result<void> LmdbStore::InitDatabases() {
                                std::to_string(kStoreFormat) + ")");
         }
       }
-      // Committing (not aborting) a read transaction keeps the handles.
-      if (auto r = txn->Commit(); !r) return r;
-      records_ = **records;
-      meta_ = **meta;
-      have_dbs_ = true;
-      return {};
+      auto history = txn->OpenDbi(kHistoryDb, 0);
+      if (!history) return std::unexpected(history.error());
+      if (*history || !writable()) {
+        // Committing (not aborting) a read transaction keeps the handles.
+        if (auto r = txn->Commit(); !r) return r;
+        records_ = **records;
+        meta_ = **meta;
+        history_ = *history;
+        have_dbs_ = true;
+        return {};
+      }
+      // A store from before the history database: create it below.
     }
   }
   if (!writable()) return {};  // never written: reads see an empty store
@@ -362,6 +373,8 @@ Result<void> LmdbStore::InitDatabases() {
   if (!records) return std::unexpected(records.error());
   auto meta = txn->OpenDbi(kMetaDb, MDB_CREATE);
   if (!meta) return std::unexpected(meta.error());
+  auto history = txn->OpenDbi(kHistoryDb, MDB_CREATE);
+  if (!history) return std::unexpected(history.error());
   auto format = txn->Get(**meta, kMetaFormat);
   if (!format) return std::unexpected(format.error());
   if (!*format) {  // not created meanwhile by another process
@@ -374,6 +387,7 @@ Result<void> LmdbStore::InitDatabases() {
   if (auto r = txn->Commit(); !r) return r;
   records_ = **records;
   meta_ = **meta;
+  history_ = **history;
   have_dbs_ = true;
   return env_.Sync(true);
 }
@@ -560,6 +574,20 @@ void LmdbStore::WriteJournal(std::string_view account,
 
 // ---- the Store interface ------------------------------------------------------
 
+// Reads the history of `account` into record.history; returns its stored
+// bytes ("" when there is none). Undecodable history is dropped, not fatal:
+// learned limits fall back to static ones until it has grown again.
+Result<std::string> LmdbStore::LoadHistory(lmdb::Txn& txn, std::string_view account,
+                                           AccountRecord& record) {
+  record.history = AccountHistory{};
+  if (!history_) return std::string();
+  auto raw = txn.Get(*history_, account);
+  if (!raw) return std::unexpected(raw.error());
+  if (!*raw) return std::string();
+  if (auto decoded = DecodeHistory(**raw)) record.history = std::move(*decoded);
+  return std::string(**raw);
+}
+
 Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
                                             const Mutator& mutate) {
   auto txn = Begin(/*write=*/true);
@@ -578,6 +606,8 @@ Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
     record = std::move(*decoded);
   }
   record.account = std::string(account);
+  auto history_before = LoadHistory(*txn, account, record);
+  if (!history_before) return std::unexpected(history_before.error());
   const auto journal_before = store_internal::JournalEntryOf(record);
 
   const WriteMode mode = mutate(record);
@@ -586,6 +616,14 @@ Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
 
   if (auto r = txn->Put(records_, account, EncodeRecord(record)); !r) {
     return std::unexpected(r.error());
+  }
+  // Most events leave the history as it was (it changes once an hour and
+  // when a new recipient is seen): write it only then.
+  if (history_) {
+    std::string history = EncodeHistory(record.history);
+    if (history != *history_before) {
+      if (auto r = txn->Put(*history_, account, history); !r) return std::unexpected(r.error());
+    }
   }
   auto need_sync = SyncDue(*txn, mode);
   if (!need_sync) return std::unexpected(need_sync.error());
@@ -657,6 +695,7 @@ Result<std::optional<AccountRecord>> LmdbStore::Get(std::string_view account) {
                          decoded.error().message,
                      decoded.error().code);
   }
+  if (auto h = LoadHistory(*txn, account, *decoded); !h) return std::unexpected(InStore(h.error()));
   return std::optional<AccountRecord>(std::move(*decoded));
 }
 
@@ -676,6 +715,9 @@ Result<ScanReport> LmdbStore::ForEach(const Visitor& visit) {
       ++report.undecodable;
       continue;
     }
+    if (auto h = LoadHistory(*txn, (*entry)->first, *decoded); !h) {
+      return std::unexpected(InStore(h.error()));
+    }
     ++report.records;
     if (!visit(*decoded)) break;
   }
@@ -693,6 +735,9 @@ Result<bool> LmdbStore::Erase(std::string_view account) {
   auto decoded = DecodeRecord(**raw, account);
   const bool was_locked = decoded && decoded->lock.locked;
   if (auto r = txn->Del(records_, account); !r) return std::unexpected(InStore(r.error()));
+  if (history_) {
+    if (auto r = txn->Del(*history_, account); !r) return std::unexpected(InStore(r.error()));
+  }
   const WriteMode mode = was_locked ? WriteMode::kDurable : WriteMode::kSoft;
   auto need_sync = SyncDue(*txn, mode);
   if (!need_sync) return std::unexpected(InStore(need_sync.error()));
@@ -742,6 +787,9 @@ Result<bool> LmdbStore::PruneBatch(UnixSeconds now, std::optional<std::string>& 
       if (remove) {
         const size_t bytes = value.size();
         if (decoded && decoded->lock.locked) unlocked.emplace_back(key);
+        if (history_) {
+          if (auto r = txn->Del(*history_, key); !r) return std::unexpected(InStore(r.error()));
+        }
         if (auto r = cursor->Del(); !r) return std::unexpected(InStore(r.error()));
         ++batch.removed;
         batch.bytes_freed += bytes;
