@@ -119,8 +119,8 @@ void Joiner::Feed(const LogLine& line) {
       AccountRef account;
       if (line.auth_id.empty() || !Intern(line.auth_id, account)) break;
       ++stats_.rejected_rcpts;
-      ++stats_.recipients;
-      sink_.OnRecipients(line.time, account, line.client_ip, 1);
+      Recipient(line.time, account, line.client_ip, line.sender == "<>" ? "" : line.sender,
+                line.address);
       break;
     }
     case LineKind::kAuthFailure: {
@@ -157,21 +157,36 @@ void Joiner::Arrival(const LogLine& line) {
   const size_t ip_length = std::min(line.client_ip.size(), sizeof(message.ip));
   if (ip_length > 0) std::memcpy(message.ip, line.client_ip.data(), ip_length);
   message.ip_length = static_cast<uint8_t>(ip_length);
+  message.sender.assign(line.sender == "<>" ? std::string_view() : line.sender);
   if (line.has_recipient_list) {
     ++stats_.listed_messages;
     message.counted_at_arrival = true;
     message.counted.clear();
-    message.counted.shrink_to_fit();
-    if (line.recipient_count > 0) {
-      stats_.recipients += line.recipient_count;
-      sink_.OnRecipients(line.time, account, line.client_ip, line.recipient_count);
+    message.pending.clear();
+    // The "for" list: the RCPTs Exim accepted, in order.
+    std::string_view list = line.recipients;
+    while (!list.empty()) {
+      const size_t space = list.find(' ');
+      const std::string_view recipient = list.substr(0, space);
+      if (!recipient.empty()) {
+        Recipient(line.time, account, line.client_ip, message.sender, recipient);
+      }
+      if (space == std::string_view::npos) break;
+      list.remove_prefix(space + 1);
     }
-  } else if (!message.counted.empty()) {
+  } else if (!message.pending.empty()) {
     // Cutthrough deliveries logged before this line.
-    const auto count = static_cast<uint32_t>(message.counted.size());
-    stats_.recipients += count;
-    sink_.OnRecipients(line.time, account, line.client_ip, count);
+    for (const std::string& recipient : message.pending) {
+      Recipient(line.time, account, line.client_ip, message.sender, recipient);
+    }
+    message.pending.clear();
   }
+}
+
+void Joiner::Recipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
+                       std::string_view sender, std::string_view recipient) {
+  ++stats_.recipients;
+  sink_.OnRecipient(time, account, client_ip, sender, recipient);
 }
 
 void Joiner::CountRecipient(OpenMessage& message, std::string_view top_address,
@@ -182,9 +197,11 @@ void Joiner::CountRecipient(OpenMessage& message, std::string_view top_address,
     return;
   }
   message.counted.push_back(hash);
-  if (!message.arrived) return;  // counted when the "<=" line comes
-  ++stats_.recipients;
-  sink_.OnRecipients(time, Ref(message.account), message.client_ip(), 1);
+  if (!message.arrived) {
+    message.pending.emplace_back(top_address);  // counted when the "<=" line comes
+    return;
+  }
+  Recipient(time, Ref(message.account), message.client_ip(), message.sender, top_address);
 }
 
 void Joiner::AddressLine(const LogLine& line) {
@@ -206,6 +223,7 @@ void Joiner::AddressLine(const LogLine& line) {
       OpenMessage& message = open_[key];
       message.last_seen = line.time;
       message.counted.push_back(AddressHash(line.top_address));
+      message.pending.emplace_back(line.top_address);
       stats_.open_messages = open_.size();
       stats_.peak_open_messages = std::max(stats_.peak_open_messages, stats_.open_messages);
     } else if (line.kind != LineKind::kDelivery) {

@@ -44,9 +44,11 @@ struct AccountRef {
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  // `count` recipients (RCPTs) of `account` from `client_ip` (may be empty).
-  virtual void OnRecipients(UnixSeconds time, AccountRef account,
-                            std::string_view client_ip, uint32_t count) = 0;
+  // One RCPT of `account` from `client_ip` (may be empty), with what the
+  // ACL passes to check_sender as rcpt= and sender=: the recipient address
+  // and the envelope sender (empty for "<>").
+  virtual void OnRecipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
+                           std::string_view sender, std::string_view recipient) = 0;
   virtual void OnBounce(UnixSeconds time, AccountRef account,
                         std::string_view recipient, std::string_view reason) = 0;
   virtual void OnDefer(UnixSeconds time, AccountRef account,
@@ -117,8 +119,11 @@ class Joiner {
     uint8_t ip_length = 0;
     char ip[46] = {};
     UnixSeconds last_seen = 0;
+    std::string sender;  // envelope sender, "" for "<>"
     // Hashes of the top-level recipients already counted (no "for" list).
     std::vector<uint64_t> counted;
+    // Recipients of cutthrough lines logged before the "<=" line.
+    std::vector<std::string> pending;
     std::string_view client_ip() const { return {ip, ip_length}; }
   };
   struct StringHash {
@@ -130,6 +135,8 @@ class Joiner {
   void Arrival(const LogLine& line);
   void AddressLine(const LogLine& line);
   void CountRecipient(OpenMessage& message, std::string_view top_address, UnixSeconds time);
+  void Recipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
+                 std::string_view sender, std::string_view recipient);
   void Sweep(UnixSeconds now);
   AccountRef Ref(uint32_t index) const { return {index, names_[index]}; }
 
