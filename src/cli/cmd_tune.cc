@@ -83,7 +83,7 @@ std::string Thousands(uint64_t n) {
   return out;
 }
 
-bool IsRatio(Metric metric) { return metric == Metric::kBounceRatio; }
+bool IsRatio(Metric metric) { return eximlog::IsRatioMetric(metric); }
 
 std::string SeriesTitle(const Series& s) {
   std::string title = std::string(MetricName(s.metric)) + " per " + FormatDuration(s.window_seconds);
@@ -291,7 +291,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     return kExitNotFound;
   }
 
-  eximlog::PeakTracker tracker(eximlog::SeriesOfPolicy(*policy));
+  eximlog::PeakTracker tracker(*policy, eximlog::SeriesOfPolicy(*policy));
   eximlog::Joiner joiner(tracker);
   eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed->Has("no-progress"));
   eximlog::ScanOptions scan_options;
@@ -431,7 +431,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     } else {
       for (const RuleLimit& r : m.rules) {
         text += "  [" + SanitizeForTerminal(r.rule->name) + ": " + std::string(ActionName(r.rule->action)) +
-                " above " + FormatNumber(r.rule->above) + "]";
+                " above " + (r.rule->learned ? "learned, fallback " : "") + FormatNumber(r.rule->above) + "]";
       }
     }
     text += "\n";

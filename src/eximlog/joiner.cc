@@ -164,15 +164,16 @@ void Joiner::Arrival(const LogLine& line) {
     message.counted.clear();
     message.pending.clear();
     // The "for" list: the RCPTs Exim accepted, in order.
-    std::string_view list = line.recipients;
-    while (!list.empty()) {
-      const size_t space = list.find(' ');
-      const std::string_view recipient = list.substr(0, space);
-      if (!recipient.empty()) {
-        Recipient(line.time, account, line.client_ip, message.sender, recipient);
+    const std::string_view list = line.recipients;
+    size_t start = 0;
+    bool quoted = false;  // a quoted local part may hold spaces
+    for (size_t i = 0; i <= list.size(); ++i) {
+      if (i < list.size() && list[i] == '"') quoted = !quoted;
+      if (i < list.size() && (list[i] != ' ' || quoted)) continue;
+      if (i > start) {
+        Recipient(line.time, account, line.client_ip, message.sender, list.substr(start, i - start));
       }
-      if (space == std::string_view::npos) break;
-      list.remove_prefix(space + 1);
+      start = i + 1;
     }
   } else if (!message.pending.empty()) {
     // Cutthrough deliveries logged before this line.

@@ -34,6 +34,7 @@ Replayer::State& Replayer::StateOf(AccountRef account) {
   if (!state.seen) {
     state.seen = true;
     state.outcome.account = std::string(account.name);
+    if (auto it = overrides_.find(account.name); it != overrides_.end()) state.overrides = &it->second;
     ++summary_.accounts;
   }
   return state;
@@ -66,30 +67,32 @@ void Replayer::EngineError(const Error& error) {
   if (summary_.engine_errors++ == 0) summary_.first_engine_error = error.message;
 }
 
-void Replayer::OnRecipients(UnixSeconds time, AccountRef account, std::string_view client_ip,
-                            uint32_t count) {
+void Replayer::OnRecipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
+                           std::string_view sender, std::string_view recipient) {
   Tick(time);
   State& state = StateOf(account);
   current_ = &state;
-  for (uint32_t i = 0; i < count; ++i) {
-    auto verdict = engine_.CheckSender(account.name, client_ip);
-    if (!verdict && !client_ip.empty()) {
-      // An address the engine cannot read still sends: count it without.
-      EngineError(verdict.error());
-      client_ip = {};
-      verdict = engine_.CheckSender(account.name, client_ip);
-    }
-    if (!verdict) {
-      EngineError(verdict.error());
-      break;
-    }
-    ++state.outcome.recipients;
-    if (verdict->action >= Action::kDefer) {
-      ++state.outcome.refused;
-      ++summary_.refused_recipients;
-    }
-    Change(state, clock_.Now(), *verdict);
+  static const LimitOverrides kNone;
+  const LimitOverrides& overrides = state.overrides != nullptr ? *state.overrides : kNone;
+  auto verdict = engine_.CheckSender(account.name, client_ip, overrides, CheckContext{recipient, sender});
+  if (!verdict) {
+    // An address the engine cannot read (a garbled client address, an
+    // over-long recipient) must not lose the RCPT: count it without them.
+    EngineError(verdict.error());
+    verdict = engine_.CheckSender(account.name, {}, overrides, CheckContext{{}, sender});
   }
+  current_ = nullptr;
+  if (!verdict) {
+    EngineError(verdict.error());
+    return;
+  }
+  ++state.outcome.recipients;
+  if (verdict->action >= Action::kDefer) {
+    ++state.outcome.refused;
+    ++summary_.refused_recipients;
+  }
+  current_ = &state;
+  Change(state, clock_.Now(), *verdict);
   current_ = nullptr;
 }
 

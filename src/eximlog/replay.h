@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,15 +73,21 @@ class Replayer final : public EventSink {
   // uses an in-memory store).
   Replayer(const Policy& policy, Logger& logger, ChangeListener on_change = {});
 
-  void OnRecipients(UnixSeconds time, AccountRef account, std::string_view client_ip,
-                    uint32_t count) override;
+  void OnRecipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
+                   std::string_view sender, std::string_view recipient) override;
   void OnBounce(UnixSeconds time, AccountRef account, std::string_view recipient,
                 std::string_view reason) override;
   void OnDefer(UnixSeconds time, AccountRef account, std::string_view recipient,
                std::string_view reason) override;
   void OnAuthfail(UnixSeconds time, AccountRef account, std::string_view client_ip) override;
 
-  // The outcomes of accounts that had any event, in first-seen order.
+  // Per-account limit overrides, as the ACL passes them to check_sender
+  // (the SENDERWATCH_OVERRIDES lookup), keyed by normalised account.
+  using OverrideMap = std::map<std::string, LimitOverrides, std::less<>>;
+  void set_overrides(OverrideMap overrides) { overrides_ = std::move(overrides); }
+
+  // The outcomes of accounts that had any event, in the order the joiner
+  // first saw them.
   std::vector<AccountOutcome> Outcomes() const;
   ReplaySummary Summary() const;
   UnixSeconds now() const { return clock_.Now(); }
@@ -88,6 +95,7 @@ class Replayer final : public EventSink {
  private:
   struct State {
     AccountOutcome outcome;
+    const LimitOverrides* overrides = nullptr;  // into overrides_; null: none
     bool seen = false;
     Action action = Action::kOk;
     std::string rule;
@@ -106,6 +114,7 @@ class Replayer final : public EventSink {
   std::unique_ptr<Store> store_;
   Engine engine_;
   ChangeListener on_change_;
+  OverrideMap overrides_;
   std::vector<State> states_;
   State* current_ = nullptr;  // the account of the engine call under way
   ReplaySummary summary_;

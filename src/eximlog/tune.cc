@@ -6,30 +6,17 @@
 #include <cstdio>
 #include <set>
 
-#include "senderwatch/network.h"
 #include "senderwatch/verdict.h"
 
 namespace senderwatch::eximlog {
-namespace {
-
-bool Reads(Metric series, Metric event) {
-  switch (event) {
-    case Metric::kRecipients:
-      return series == Metric::kRecipients || series == Metric::kBounceRatio ||
-             series == Metric::kClientIps;
-    case Metric::kBounces:
-      return series == Metric::kBounces || series == Metric::kBounceRatio;
-    default:
-      return series == event;
-  }
+bool IsRatioMetric(Metric metric) {
+  return metric == Metric::kBounceRatio || metric == Metric::kNewRecipientRatio;
 }
-
-}  // namespace
 
 std::vector<Series> SeriesOfPolicy(const Policy& policy) {
   std::vector<Series> series;
   for (const Rule& rule : policy.rules) {
-    const uint64_t min = rule.metric == Metric::kBounceRatio ? rule.min : 0;
+    const uint64_t min = IsRatioMetric(rule.metric) ? rule.min : 0;
     auto it = std::find_if(series.begin(), series.end(), [&](const Series& s) {
       return s.metric == rule.metric && s.window_seconds == rule.window_seconds && s.min == min;
     });
@@ -42,12 +29,36 @@ std::vector<Series> SeriesOfPolicy(const Policy& policy) {
   for (const Metric metric : kAllMetrics) {
     const bool read = std::any_of(series.begin(), series.end(),
                                   [&](const Series& s) { return s.metric == metric; });
-    if (!read) series.push_back(Series{metric, 3600, metric == Metric::kBounceRatio ? 20u : 0u, {}});
+    if (!read) series.push_back(Series{metric, 3600, IsRatioMetric(metric) ? 20u : 0u, {}});
   }
   return series;
 }
 
-PeakTracker::PeakTracker(std::vector<Series> series) : series_(std::move(series)) {}
+namespace {
+
+Policy MeasuringPolicy(const Policy& policy, const std::vector<Series>& series) {
+  Policy measuring = policy;
+  measuring.rules.clear();
+  for (size_t i = 0; i < series.size(); ++i) {
+    Rule rule;
+    rule.name = "series-" + std::to_string(i);
+    rule.metric = series[i].metric;
+    rule.window_seconds = series[i].window_seconds;
+    rule.above = 1e300;  // never fires
+    rule.min = series[i].min;
+    rule.action = Action::kWarn;
+    measuring.rules.push_back(std::move(rule));
+  }
+  return measuring;
+}
+
+}  // namespace
+
+PeakTracker::PeakTracker(const Policy& policy, std::vector<Series> series)
+    : series_(std::move(series)),
+      measuring_(MeasuringPolicy(policy, series_)),
+      store_(NewMemoryStore(policy.store.retention_seconds)),
+      engine_(measuring_, *store_, clock_, logger_) {}
 
 PeakTracker::Account& PeakTracker::Get(AccountRef ref) {
   if (ref.index >= accounts_.size()) accounts_.resize(ref.index + 1);
@@ -55,77 +66,76 @@ PeakTracker::Account& PeakTracker::Get(AccountRef ref) {
   if (!account.seen) {
     account.seen = true;
     account.name = std::string(ref.name);
-    account.record.account = account.name;
     account.peaks.assign(series_.size(), Peak{});
   }
   return account;
 }
 
-void PeakTracker::Measure(Account& account, Metric metric, UnixSeconds now) {
-  for (size_t i = 0; i < series_.size(); ++i) {
+void PeakTracker::Tick(UnixSeconds time) {
+  const UnixSeconds now = clock_.Now();
+  if (time > now || time < now - 3600) clock_.Set(time);
+}
+
+void PeakTracker::Measure(Account& account) {
+  auto record = store_->Get(account.name);
+  if (!record || !record->has_value()) return;
+  const AccountRecord& r = **record;
+  const UnixSeconds now = clock_.Now();
+  const std::vector<RuleReading> readings = ReadRules(measuring_, r, now, LimitOverrides{});
+  for (size_t i = 0; i < series_.size() && i < readings.size(); ++i) {
     const Series& s = series_[i];
-    if (!Reads(s.metric, metric)) continue;
-    uint64_t denominator = 0;
-    const double value = MetricValue(account.record, s.metric, s.window_seconds, now, 0, &denominator);
-    if (s.metric == Metric::kBounceRatio && (denominator == 0 || denominator < s.min)) continue;
+    if (IsRatioMetric(s.metric)) {
+      const uint64_t denominator = CounterInWindow(r, Counter::kRecipients, s.window_seconds, now);
+      if (denominator == 0 || denominator < s.min) continue;
+    }
     Peak& peak = account.peaks[i];
-    if (value > peak.value) peak = Peak{value, now};
+    if (readings[i].value > peak.value) peak = Peak{readings[i].value, now};
   }
 }
 
-void PeakTracker::OnRecipients(UnixSeconds time, AccountRef ref, std::string_view client_ip,
-                               uint32_t count) {
-  now_ = std::max(now_, time);
+void PeakTracker::OnRecipient(UnixSeconds time, AccountRef ref, std::string_view client_ip,
+                              std::string_view sender, std::string_view recipient) {
+  Tick(time);
   Account& account = Get(ref);
-  if (!client_ip.empty()) {
-    if (auto network = ParseClientNetwork(client_ip)) account.record.SeeNetwork(*network, now_);
+  auto verdict = engine_.CheckSender(ref.name, client_ip, {}, CheckContext{recipient, sender});
+  if (!verdict) {
+    ++engine_errors_;
+    verdict = engine_.CheckSender(ref.name, {}, {}, CheckContext{{}, sender});
   }
-  // The plugin evaluates after each recipient. Counters only grow, so the
-  // value after the last is their peak; a ratio falls with each recipient, so
-  // its peak is at the first recipient that meets the series' min.
-  for (size_t i = 0; i < series_.size(); ++i) {
-    const Series& s = series_[i];
-    if (s.metric != Metric::kBounceRatio) continue;
-    const uint64_t in_window =
-        CounterInWindow(account.record, Counter::kRecipients, s.window_seconds, now_);
-    const uint64_t first = std::max<uint64_t>(1, s.min > in_window ? s.min - in_window : 1);
-    if (first > count) continue;
-    const double bounces = static_cast<double>(
-        CounterInWindow(account.record, Counter::kBounces, s.window_seconds, now_));
-    const double value = bounces / static_cast<double>(in_window + first);
-    Peak& peak = account.peaks[i];
-    if (value > peak.value) peak = Peak{value, now_};
+  if (!verdict) {
+    ++engine_errors_;
+    return;
   }
-  account.record.Count(Counter::kRecipients, now_, count);
-  account.recipients += count;
-  for (size_t i = 0; i < series_.size(); ++i) {
-    const Series& s = series_[i];
-    if (s.metric != Metric::kRecipients && s.metric != Metric::kClientIps) continue;
-    const double value = MetricValue(account.record, s.metric, s.window_seconds, now_);
-    Peak& peak = account.peaks[i];
-    if (value > peak.value) peak = Peak{value, now_};
-  }
+  ++account.recipients;
+  Measure(account);
 }
 
-void PeakTracker::OnBounce(UnixSeconds time, AccountRef ref, std::string_view, std::string_view) {
-  now_ = std::max(now_, time);
+void PeakTracker::OnBounce(UnixSeconds time, AccountRef ref, std::string_view recipient,
+                           std::string_view reason) {
+  Tick(time);
   Account& account = Get(ref);
-  account.record.Count(Counter::kBounces, now_);
-  Measure(account, Metric::kBounces, now_);
+  if (!engine_.RecordBounce(ref.name, recipient, reason)) ++engine_errors_;
+  Measure(account);
 }
 
-void PeakTracker::OnDefer(UnixSeconds time, AccountRef ref, std::string_view, std::string_view) {
-  now_ = std::max(now_, time);
+void PeakTracker::OnDefer(UnixSeconds time, AccountRef ref, std::string_view recipient,
+                          std::string_view reason) {
+  Tick(time);
   Account& account = Get(ref);
-  account.record.Count(Counter::kDefers, now_);
-  Measure(account, Metric::kDefers, now_);
+  if (!engine_.RecordDefer(ref.name, recipient, reason)) ++engine_errors_;
+  Measure(account);
 }
 
-void PeakTracker::OnAuthfail(UnixSeconds time, AccountRef ref, std::string_view) {
-  now_ = std::max(now_, time);
+void PeakTracker::OnAuthfail(UnixSeconds time, AccountRef ref, std::string_view client_ip) {
+  Tick(time);
   Account& account = Get(ref);
-  account.record.Count(Counter::kAuthfails, now_);
-  Measure(account, Metric::kAuthfails, now_);
+  auto result = engine_.RecordAuthfail(ref.name, client_ip);
+  if (!result && !client_ip.empty()) {
+    ++engine_errors_;
+    result = engine_.RecordAuthfail(ref.name, {});
+  }
+  if (!result) ++engine_errors_;
+  Measure(account);
 }
 
 double Distribution::Percentile(double p) const {
@@ -169,7 +179,7 @@ std::vector<double> CandidateLimits(const Distribution& distribution, bool ratio
 
 double SuggestLimit(const Distribution& distribution, Metric metric, Action action) {
   const double reference = distribution.Percentile(distribution.sorted.size() >= 1000 ? 99.9 : 99.0);
-  if (metric == Metric::kBounceRatio) {
+  if (IsRatioMetric(metric)) {
     return std::clamp(NiceCeil(reference + (action == Action::kLock ? 0.15 : 0.1), true), 0.2, 0.9);
   }
   const double headroom = action == Action::kLock ? 3.0 : 2.0;
@@ -184,7 +194,7 @@ std::vector<HistogramBin> MakeHistogram(const Distribution& distribution, Metric
   const auto& v = distribution.sorted;
   const double max = std::max(v.empty() ? 0 : v.back(), extend_to);
   char label[48];
-  if (metric == Metric::kBounceRatio) {
+  if (IsRatioMetric(metric)) {
     const int count = std::clamp(static_cast<int>(std::floor(max * 20 + 1e-9)) + 2, 4, 20);
     for (int i = 0; i < count; ++i) {
       HistogramBin bin{i * 0.05, (i + 1) * 0.05, "", 0};
@@ -222,7 +232,7 @@ std::vector<HistogramBin> MakeHistogram(const Distribution& distribution, Metric
 double HistogramPosition(const std::vector<HistogramBin>& bins, double value, Metric metric) {
   for (size_t i = 0; i < bins.size(); ++i) {
     const HistogramBin& bin = bins[i];
-    if (metric == Metric::kBounceRatio) {
+    if (IsRatioMetric(metric)) {
       if (value < bin.high - 1e-9 || i + 1 == bins.size()) {
         return static_cast<double>(i) + std::clamp((value - bin.low) / (bin.high - bin.low), 0.0, 1.0);
       }

@@ -1,32 +1,40 @@
 // Measured limits. For every (metric, window) a policy's rules read, tune
-// replays the log without any rule and records each account's peak: the
-// highest value the rule would have seen at any check. The distribution of
-// those peaks over accounts says where honest use ends; the count of
-// accounts above a candidate limit is exactly how many accounts a rule with
+// replays the log without any rule able to act and records each account's
+// peak: the highest value the rule would have seen at any check. The
+// distribution of those peaks over accounts says where honest use ends; the
+// count of accounts above a candidate limit is how many accounts a rule with
 // that limit would have fired on (rules fire when the value is strictly
 // above the limit, at the moments the plugin evaluates).
 //
-// Windows are counted with the record code the plugin uses (AccountRecord,
-// CounterInWindow, MetricValue), so a peak here is a value the plugin could
-// have returned.
+// The counting is the plugin's own: an Engine over an in-memory store with
+// the policy's rules turned into warnings (so nothing locks), and the values
+// are read with ReadRules after every call, as evaluation reads them.
 #ifndef SENDERWATCH_SRC_EXIMLOG_TUNE_H_
 #define SENDERWATCH_SRC_EXIMLOG_TUNE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "eximlog/joiner.h"
 #include "senderwatch/clock.h"
+#include "senderwatch/engine.h"
+#include "senderwatch/log.h"
 #include "senderwatch/metric.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/record.h"
+#include "senderwatch/store.h"
 
 namespace senderwatch::eximlog {
 
-// One measured quantity: a metric over a window. For bounce_ratio, `min` is
-// the least recipients in the window before the ratio counts (the rule's
-// min); for counters the rule's min applies to the value itself.
+// True for the metrics that are shares (0..1) rather than counts.
+bool IsRatioMetric(Metric metric);
+
+// One measured quantity: a metric over a window. For ratios, `min` is the
+// least recipients in the window before the ratio counts (the rule's min);
+// for counters the rule's min applies to the value itself and is not part
+// of the series.
 struct Series {
   Metric metric = Metric::kRecipients;
   int64_t window_seconds = 3600;
@@ -45,10 +53,12 @@ struct Peak {
 
 class PeakTracker final : public EventSink {
  public:
-  explicit PeakTracker(std::vector<Series> series);
+  // `policy` shapes the counting (learning, sender ownership); its rules are
+  // replaced by one warning per series.
+  PeakTracker(const Policy& policy, std::vector<Series> series);
 
-  void OnRecipients(UnixSeconds time, AccountRef account, std::string_view client_ip,
-                    uint32_t count) override;
+  void OnRecipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
+                   std::string_view sender, std::string_view recipient) override;
   void OnBounce(UnixSeconds time, AccountRef account, std::string_view recipient,
                 std::string_view reason) override;
   void OnDefer(UnixSeconds time, AccountRef account, std::string_view recipient,
@@ -65,22 +75,29 @@ class PeakTracker final : public EventSink {
   const Peak& peak(size_t series, size_t account) const {
     return accounts_[account].peaks[series];
   }
+  // Calls the engine refused (a garbled address); they are skipped.
+  uint64_t engine_errors() const { return engine_errors_; }
 
  private:
   struct Account {
     std::string name;
     bool seen = false;
     uint64_t recipients = 0;
-    AccountRecord record;
     std::vector<Peak> peaks;  // per series
   };
   Account& Get(AccountRef ref);
-  // Updates the peaks of the series reading `metric` at `now`.
-  void Measure(Account& account, Metric metric, UnixSeconds now);
+  void Tick(UnixSeconds time);
+  // Reads every series of `account` after an engine call.
+  void Measure(Account& account);
 
   std::vector<Series> series_;
+  Policy measuring_;  // the policy with one warn rule per series
+  ManualClock clock_;
+  NullLogger logger_;
+  std::unique_ptr<Store> store_;
+  Engine engine_;
   std::vector<Account> accounts_;
-  UnixSeconds now_ = 0;
+  uint64_t engine_errors_ = 0;
 };
 
 // The distribution of one series' peaks over a population of accounts.
@@ -91,7 +108,7 @@ struct Distribution {
 };
 
 // A "round" number at or above `value`: 1, 2, 5 times a power of ten (for
-// ratios: multiples of 0.05).
+// ratios: multiples of 0.05, at most 1).
 double NiceCeil(double value, bool ratio);
 
 // Limits worth showing for a distribution: the current limits, round
@@ -102,8 +119,8 @@ std::vector<double> CandidateLimits(const Distribution& distribution, bool ratio
 // The suggested limit for a rule with `action` reading a series with this
 // distribution (docs/replay.md gives the reasoning): the busiest ordinary
 // accounts (p99, p99.9 from 1000 accounts) times a headroom of 2 (3 for
-// lock rules), rounded up; ratios get +0.1 headroom and stay within
-// [0.2, 0.9]; counters never below 10.
+// lock rules), rounded up; ratios get +0.1 headroom (+0.15 for lock rules)
+// and stay within [0.2, 0.9]; counters never below 10.
 double SuggestLimit(const Distribution& distribution, Metric metric, Action action);
 
 // One bar of a histogram of peaks: values in [low, high] (ratios: [low,

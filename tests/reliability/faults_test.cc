@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -71,8 +72,8 @@ constexpr int kCannotSetUp = 77;
   }
 
 // Locks mallory, then calls check_sender for new accounts until the store
-// refuses them, then 20 more times. Reports what it saw in `out`; returns
-// a non-zero code for the first broken promise.
+// refuses them, then 20 more times. Checks every promise and reports each
+// one broken in `out`; returns 0 only when all held.
 int FillUntilRefused(const std::string& config, const std::string& store_path,
                      const std::string& cause_word, std::string& out) {
   FakeHost host;
@@ -82,53 +83,62 @@ int FillUntilRefused(const std::string& config, const std::string& store_path,
     return 10;
   }
   int refused = 0;
+  int code = 0;
   std::string first_error;
   for (int i = 0; i < 20000 && refused < 20; ++i) {
     const std::string answer = CheckSender(host, config, "filler-" + std::to_string(i));
     if (answer == "verdict=ok") continue;
     if (!IsFailOpen(answer)) {
-      out = "answer that is neither ok nor fail-open: " + answer;
-      return 11;
+      out += "answer that is neither ok nor fail-open: " + answer + "\n";
+      code = 11;
+      break;
     }
     if (first_error.empty()) first_error = answer;
     ++refused;
   }
   if (refused == 0) {
-    out = "the store never filled up";
+    out += "the store never filled up\n";
     return 12;
   }
   if (first_error.find(store_path) == std::string::npos ||
       first_error.find(cause_word) == std::string::npos) {
-    out = "the error does not name the store and the cause (" + cause_word + "): " + first_error;
-    return 13;
+    out += "the error does not name the store and the cause (" + cause_word + "): " + first_error + "\n";
+    code = 13;
   }
   // The lock is still readable, so it must still be enforced.
   const std::string check = CheckSender(host, config, "mallory");
   const std::string peek = PeekSender(host, config, "mallory");
   if (!IsLockVerdict(check) || !IsLockVerdict(peek)) {
-    out = "locked account answered [" + check + "] / [" + peek + "] while the store is full";
-    return 14;
+    out += "locked account answered [" + check + "] / [" + peek + "] while the store is full\n";
+    code = 14;
   }
   std::string bad;
   if (!AllLinesClean(host, &bad)) {
-    out = "unclean main-log line: " + bad;
-    return 15;
+    out += "unclean main-log line: " + bad + "\n";
+    code = 15;
   }
-  const int mentions = host.Count(store_path);
-  if (mentions != 1) {
-    out = std::to_string(mentions) + " main-log lines name the store after " +
-          std::to_string(refused) + " refused calls (expected 1 per process):\n" + host.Joined();
-    return 16;
+  // Once per process and cause: at least one line names the store, and no
+  // line is repeated.
+  if (host.Count(store_path) == 0) {
+    out += "no main-log line names the store\n";
+    code = 16;
   }
-  out = first_error;
-  return 0;
+  std::vector<std::string> lines = host.lines();
+  std::sort(lines.begin(), lines.end());
+  if (std::adjacent_find(lines.begin(), lines.end()) != lines.end()) {
+    out += "a main-log line repeats after " + std::to_string(refused) + " refused calls:\n" +
+           host.Joined();
+    code = 17;
+  }
+  if (code == 0) out = first_error;
+  return code;
 }
 
 TEST(Faults, FullMapFailsOpenLogsOnceAndKeepsLocks) {
   TempDir dir;
   const std::string store = dir.Join("db");
   const std::string config = dir.Join("policy.toml");
-  WriteFile(config, PolicyText(store, kLockAfterTwo, "none", "max_size = \"64KiB\"\n"));
+  WriteFile(config, PolicyText(store, kLockAfterTwo, "none", "max_size = \"256KiB\"\n"));
   const ChildResult r = RunChild([&](std::string& out) {
     return FillUntilRefused(config, store, "full", out);
   });
@@ -174,16 +184,15 @@ TEST(Faults, FullDiskFailsOpenLogsOnceKeepsLocksAndRecovers) {
       std::fclose(f);
     }
     const int code = FillUntilRefused(config, store, "No space left", out);
-    if (code != 0) return code;
     // Space comes back: counting resumes in the same process, no restart.
     std::filesystem::remove(ballast);
     FakeHost host;
     const std::string after = CheckSender(host, config, "newcomer");
     if (after != "verdict=ok") {
-      out = "after freeing space: " + after + " " + host.Joined();
+      out += "\nafter freeing space: " + after + " " + host.Joined();
       return 20;
     }
-    return 0;
+    return code;
   });
   SKIP_IF_CANNOT_SET_UP(r);
   EXPECT_TRUE(r.ok()) << Describe(r);
@@ -226,6 +235,74 @@ TEST(Faults, StoreCreatedOnAFullDiskFailsOpenWithoutCrashing) {
     }
     out = answers + host.Joined();
     return host.Count(store) == 1 ? 0 : 2;
+  });
+  SKIP_IF_CANNOT_SET_UP(r);
+  EXPECT_TRUE(r.ok()) << Describe(r);
+}
+
+// The store was created while there was space, then the disk filled up, and
+// Exim gets busy: each process holds a reader slot in lock.mdb, and slots
+// beyond the first page of that (sparse) file have never been touched. A
+// process that touches one on a full file system must not die of SIGBUS.
+TEST(Faults, BusyStoreOnAFullDiskDoesNotCrashNewProcesses) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private tmpfs";
+  TempDir dir;
+  const std::string mnt = dir.Join("mnt");
+  std::filesystem::create_directory(mnt);
+  const std::string store = mnt + "/db";
+  const std::string config = dir.Join("policy.toml");
+  WriteFile(config, PolicyText(store, "", "none"));
+  const ChildResult r = RunChild([&](std::string& out) {
+    if (std::string why = EnterPrivateMounts(); !why.empty()) {
+      out = why;
+      return kCannotSetUp;
+    }
+    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m,mode=0755") != 0) {
+      out = std::string("mount tmpfs: ") + std::strerror(errno);
+      return kCannotSetUp;
+    }
+    const ChildResult create = RunChild([&](std::string& o) {
+      FakeHost host;
+      o = CheckSender(host, config, "alice");
+      return o == "verdict=ok" ? 0 : 1;
+    });
+    if (!create.ok()) {
+      out = "creating the store: " + Describe(create);
+      return 1;
+    }
+    FILE* f = std::fopen((mnt + "/ballast").c_str(), "w");
+    std::string chunk(4096, 'x');
+    while (std::fwrite(chunk.data(), 1, chunk.size(), f) == chunk.size() && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+    // 300 concurrent processes (5 pages of reader slots), each holding its
+    // slot for a moment.
+    int hold[2];
+    if (::pipe(hold) != 0) return 1;
+    std::vector<Child> busy;
+    for (int i = 0; i < 300; ++i) {
+      busy.emplace_back([&] {
+        ::close(hold[1]);
+        FakeHost host;
+        const std::string a = PeekSender(host, config, "alice");
+        char c;
+        (void)::read(hold[0], &c, 1);  // until the parent closes the pipe
+        return a.rfind("verdict=ok", 0) == 0 ? 0 : 1;
+      });
+    }
+    ::close(hold[0]);
+    ::usleep(500 * 1000);
+    ::close(hold[1]);
+    int crashed = 0;
+    int refused = 0;
+    for (auto& c : busy) {
+      const ChildResult b = c.Wait(60s);
+      if (!b.exited) ++crashed;
+      else if (b.code != 0) ++refused;
+    }
+    out = std::to_string(crashed) + " of 300 processes crashed, " + std::to_string(refused) +
+          " did not answer verdict=ok";
+    return crashed == 0 && refused == 0 ? 0 : 2;
   });
   SKIP_IF_CANNOT_SET_UP(r);
   EXPECT_TRUE(r.ok()) << Describe(r);

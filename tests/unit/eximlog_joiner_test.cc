@@ -25,15 +25,20 @@ struct Totals {
   uint64_t authfails = 0;
   std::vector<std::string> bounced;
   std::vector<std::string> ips;
+  std::vector<std::string> senders;
+  std::vector<std::string> rcpts;
   friend bool operator==(const Totals&, const Totals&) = default;
 };
 
 class RecordingSink final : public EventSink {
  public:
-  void OnRecipients(UnixSeconds, AccountRef account, std::string_view ip, uint32_t count) override {
+  void OnRecipient(UnixSeconds, AccountRef account, std::string_view ip, std::string_view sender,
+                   std::string_view recipient) override {
     Totals& t = by_account[std::string(account.name)];
-    t.recipients += count;
+    ++t.recipients;
     t.ips.emplace_back(ip);
+    t.senders.emplace_back(sender);
+    t.rcpts.emplace_back(recipient);
   }
   void OnBounce(UnixSeconds, AccountRef account, std::string_view rcpt, std::string_view) override {
     Totals& t = by_account[std::string(account.name)];
@@ -85,6 +90,16 @@ TEST(EximLogJoiner, DefaultSelectorAttributesFailuresToTheSubmittingAccount) {
   EXPECT_EQ(bob.bounced, std::vector<std::string>{"bad2@remote.test"});
   EXPECT_EQ(bob.authfails, 1u);
   for (const auto& ip : alice.ips) EXPECT_EQ(ip, "127.0.0.1");
+  // What check_sender gets as rcpt= and sender=: the original recipients
+  // (list@, not its members), the rejected RCPTs, and the envelope sender,
+  // the forged one of the last message included.
+  EXPECT_EQ(alice.rcpts, (std::vector<std::string>{
+                             "someone@nowhere.test", "nosuchuser@example.test", "list@example.test",
+                             "good@remote.test", "bad1@remote.test", "tmp1@remote.test",
+                             "reject-me@remote.test", "defer-me@remote.test", "good4@remote.test",
+                             "ct1@remote.test", "someone@down.test", "bad3@remote.test"}));
+  EXPECT_EQ(alice.senders.front(), "alice@example.test");
+  EXPECT_EQ(alice.senders.back(), "nosuch@example.test");
 
   const JoinStats& stats = joiner.stats();
   EXPECT_EQ(stats.messages, 11u);
@@ -107,6 +122,11 @@ TEST(EximLogJoiner, ReceivedRecipientsCountsAtArrivalAndGivesTheSameFailures) {
   FeedLog(joiner_default, senderwatch::testing::kDefaultSelectorLog);
   // One more recipient: the duplicate bob@ is in the "for" list.
   EXPECT_EQ(with_list.by_account.at("alice").recipients, 13u);
+  EXPECT_EQ(std::vector<std::string>(with_list.by_account.at("alice").rcpts.begin(),
+                                     with_list.by_account.at("alice").rcpts.begin() + 7),
+            (std::vector<std::string>{"bob@example.test", "nosuchuser@example.test",
+                                      "someone@nowhere.test", "good@remote.test", "bad1@remote.test",
+                                      "tmp1@remote.test", "list@example.test"}));
   EXPECT_EQ(with_list.by_account.at("bob").recipients, 3u);
   for (const char* account : {"alice", "bob"}) {
     const Totals& a = with_list.by_account.at(account);

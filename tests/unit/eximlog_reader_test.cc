@@ -119,8 +119,9 @@ TEST(EximLogReader, RotatedFilesAreOrderedByTheirFirstTimestamp) {
 
 class NullSink final : public EventSink {
  public:
-  void OnRecipients(UnixSeconds, AccountRef, std::string_view, uint32_t count) override {
-    recipients += count;
+  void OnRecipient(UnixSeconds, AccountRef, std::string_view, std::string_view,
+                   std::string_view) override {
+    ++recipients;
   }
   void OnBounce(UnixSeconds, AccountRef, std::string_view, std::string_view) override {}
   void OnDefer(UnixSeconds, AccountRef, std::string_view, std::string_view) override {}

@@ -28,6 +28,16 @@ Policy PolicyWith(std::vector<Rule> rules, int64_t lock_duration = 0) {
   return policy;
 }
 
+// `count` RCPTs of `account` to distinct recipients, as the joiner reports them.
+template <typename Sink>
+void Rcpts(Sink& sink, UnixSeconds time, AccountRef account, std::string_view ip, int count,
+           std::string_view tag = "r") {
+  for (int i = 0; i < count; ++i) {
+    const std::string recipient = std::string(tag) + std::to_string(i) + "@remote.test";
+    sink.OnRecipient(time, account, ip, std::string(account.name) + "@example.test", recipient);
+  }
+}
+
 struct Harness {
   explicit Harness(const Policy& p)
       : policy(p), replayer(policy, logger, [this](const VerdictChange& c) { changes.push_back(c); }) {}
@@ -47,7 +57,7 @@ struct Harness {
 TEST(Replay, BounceRatioLocksAtTheEventThatCrossesTheLimit) {
   Harness h(PolicyWith({Rule{"bounce-ratio", Metric::kBounceRatio, 3600, 0.3, 20, Action::kLock, false, std::nullopt}}));
   const AccountRef alice = h.Account("alice");
-  h.replayer.OnRecipients(kT0, alice, "192.0.2.1", 20);
+  Rcpts(h.replayer, kT0, alice, "192.0.2.1", 20);
   for (int i = 0; i < 6; ++i) h.replayer.OnBounce(kT0 + 60 + i, alice, "x@remote.test", "550");
   EXPECT_TRUE(h.changes.empty());  // 6/20 = 0.3 is not above 0.3
   h.replayer.OnBounce(kT0 + 120, alice, "y@remote.test", "550");
@@ -63,7 +73,7 @@ TEST(Replay, BounceRatioLocksAtTheEventThatCrossesTheLimit) {
   EXPECT_EQ(lock.window_seconds, 3600);
   // Locked: every later recipient is refused, and the lock stays (no change)
   // long after the evidence has left the window.
-  h.replayer.OnRecipients(kT0 + 7200, alice, "192.0.2.1", 5);
+  Rcpts(h.replayer, kT0 + 7200, alice, "192.0.2.1", 5, "later");
   EXPECT_EQ(h.changes.size(), 1u);
   const auto outcomes = h.replayer.Outcomes();
   ASSERT_EQ(outcomes.size(), 1u);
@@ -84,14 +94,14 @@ TEST(Replay, RateLimitDefersAndReleasesAsTheWindowMoves) {
   Harness h(PolicyWith({Rule{"rcpt-rate", Metric::kRecipients, 600, 10, 0, Action::kDefer, false, std::nullopt}}));
   const AccountRef bulk = h.Account("bulk");
   const AccountRef quiet = h.Account("quiet");
-  h.replayer.OnRecipients(kT0, bulk, "192.0.2.1", 12);
-  h.replayer.OnRecipients(kT0, quiet, "192.0.2.2", 3);
+  Rcpts(h.replayer, kT0, bulk, "192.0.2.1", 12);
+  Rcpts(h.replayer, kT0, quiet, "192.0.2.2", 3);
   ASSERT_EQ(h.changes.size(), 1u);
   EXPECT_EQ(h.changes[0].action, Action::kDefer);
   EXPECT_EQ(h.changes[0].rule, "rcpt-rate");
   EXPECT_DOUBLE_EQ(h.changes[0].value, 11);  // the 11th RCPT is the first refused
   // Ten minutes later the window is empty again.
-  h.replayer.OnRecipients(kT0 + 660, bulk, "192.0.2.1", 1);
+  Rcpts(h.replayer, kT0 + 660, bulk, "192.0.2.1", 1, "x");
   ASSERT_EQ(h.changes.size(), 2u);
   EXPECT_EQ(h.changes[1].action, Action::kOk);
   EXPECT_EQ(h.changes[1].time, kT0 + 660);
@@ -106,13 +116,13 @@ TEST(Replay, RateLimitDefersAndReleasesAsTheWindowMoves) {
 TEST(Replay, TimedLockEndsByItself) {
   Harness h(PolicyWith({Rule{"bounce-flood", Metric::kBounces, 3600, 2, 0, Action::kLock, false, std::nullopt}}, 1800));
   const AccountRef a = h.Account("a");
-  h.replayer.OnRecipients(kT0, a, "", 1);
+  Rcpts(h.replayer, kT0, a, "", 1);
   for (int i = 0; i < 3; ++i) h.replayer.OnBounce(kT0 + i, a, "x@y", "550");
   ASSERT_EQ(h.changes.size(), 1u);
   EXPECT_EQ(h.changes[0].action, Action::kLock);
-  h.replayer.OnRecipients(kT0 + 1000, a, "", 1);
+  Rcpts(h.replayer, kT0 + 1000, a, "", 1, "b");
   EXPECT_EQ(h.changes.size(), 1u);
-  h.replayer.OnRecipients(kT0 + 1802, a, "", 1);  // lock over; evidence before it ignored
+  Rcpts(h.replayer, kT0 + 1802, a, "", 1, "c");  // lock over; evidence before it ignored
   ASSERT_EQ(h.changes.size(), 2u);
   EXPECT_EQ(h.changes[1].action, Action::kOk);
   EXPECT_FALSE(h.replayer.Outcomes()[0].locked);
@@ -121,16 +131,16 @@ TEST(Replay, TimedLockEndsByItself) {
 TEST(Replay, ClockIgnoresSmallStepsBackButFollowsLargeOnes) {
   Harness h(PolicyWith({}));
   const AccountRef a = h.Account("a");
-  h.replayer.OnRecipients(kT0 + 100, a, "", 1);
-  h.replayer.OnRecipients(kT0 + 98, a, "", 1);  // another process's line, late
+  Rcpts(h.replayer, kT0 + 100, a, "", 1);
+  Rcpts(h.replayer, kT0 + 98, a, "", 1);  // another process's line, late
   EXPECT_EQ(h.replayer.now(), kT0 + 100);
-  h.replayer.OnRecipients(kT0 - 86400, a, "", 1);  // an older file after a newer one
+  Rcpts(h.replayer, kT0 - 86400, a, "", 1);  // an older file after a newer one
   EXPECT_EQ(h.replayer.now(), kT0 - 86400);
 }
 
 TEST(Replay, UnreadableClientAddressStillCountsTheRecipient) {
   Harness h(PolicyWith({}));
-  h.replayer.OnRecipients(kT0, h.Account("a"), "not-an-ip", 2);
+  Rcpts(h.replayer, kT0, h.Account("a"), "not-an-ip", 2);
   EXPECT_EQ(h.replayer.Outcomes()[0].recipients, 2u);
   EXPECT_GE(h.replayer.Summary().engine_errors, 1u);
 }
@@ -190,13 +200,14 @@ TEST(Tune, PeaksAreTheHighestValuesARuleWouldHaveSeen) {
       Rule{"rate", Metric::kRecipients, 600, 100, 0, Action::kDefer, false, std::nullopt},
       Rule{"ratio", Metric::kBounceRatio, 3600, 0.3, 4, Action::kLock, false, std::nullopt},
   });
-  PeakTracker tracker(SeriesOfPolicy(policy));
-  ASSERT_EQ(tracker.series().size(), kAllMetrics.size());  // 2 from rules + 4 metrics no rule reads
+  PeakTracker tracker(policy, SeriesOfPolicy(policy));
+  // 2 from rules, then one for each metric no rule reads.
+  ASSERT_EQ(tracker.series().size(), kAllMetrics.size());
   EXPECT_EQ(tracker.series()[0].rules, std::vector<std::string>{"rate"});
   const AccountRef a{0, "a"};
-  tracker.OnRecipients(kT0, a, "192.0.2.1", 5);
-  tracker.OnRecipients(kT0 + 60, a, "198.51.100.1", 5);
-  tracker.OnRecipients(kT0 + 1800, a, "192.0.2.1", 3);  // the first 10 left the 10m window
+  Rcpts(tracker, kT0, a, "192.0.2.1", 5);
+  Rcpts(tracker, kT0 + 60, a, "198.51.100.1", 5, "s");
+  Rcpts(tracker, kT0 + 1800, a, "192.0.2.1", 3, "t");  // the first 10 left the 10m window
   tracker.OnBounce(kT0 + 1800, a, "x", "550");
   tracker.OnBounce(kT0 + 1801, a, "x", "550");
   EXPECT_DOUBLE_EQ(tracker.peak(0, 0).value, 10);
@@ -205,9 +216,9 @@ TEST(Tune, PeaksAreTheHighestValuesARuleWouldHaveSeen) {
   // A ratio is read after each recipient: 1 bounce of 4 recipients (the
   // first moment min=4 holds) beats 1 of 5 even though counting went on.
   const AccountRef b{1, "b"};
-  tracker.OnRecipients(kT0, b, "", 3);
+  Rcpts(tracker, kT0, b, "", 3);
   tracker.OnBounce(kT0, b, "x", "550");
-  tracker.OnRecipients(kT0 + 1, b, "", 2);
+  Rcpts(tracker, kT0 + 1, b, "", 2, "u");
   EXPECT_DOUBLE_EQ(tracker.peak(1, 1).value, 0.25);
   // client_ips (added after bounces and defers, 1h): two /24 networks for a.
   ASSERT_EQ(tracker.series()[4].metric, Metric::kClientIps);
