@@ -17,6 +17,7 @@
 #include "cli/format.h"
 #include "cli/json.h"
 #include "eximlog/joiner.h"
+#include "eximlog/limits_file.h"
 #include "eximlog/log_reader.h"
 #include "eximlog/progress.h"
 #include "eximlog/replay.h"
@@ -25,7 +26,7 @@
 
 namespace senderwatch::cli {
 
-const std::string_view kReplayHelp = R"help(Usage: senderwatch replay [--config FILE] [--json] [--timeline] [--utc] LOG...
+const std::string_view kReplayHelp = R"help(Usage: senderwatch replay [--config FILE] [--limits FILE] [--json] [--timeline] [--utc] LOG...
 
 Replays Exim main logs through the policy, as if the plugin had been called
 at each logged event, with a clock that follows the log's timestamps, and
@@ -41,7 +42,8 @@ What is counted (details and approximations in docs/replay.md):
   recipient   each recipient of a message that arrived with A=auth:id, from
               its "for" list (log_selector +received_recipients, exact), else
               at the first delivery line of each original recipient; and each
-              "rejected RCPT" of an authenticated client
+              "rejected RCPT" of an authenticated client; with its address
+              and the envelope sender (check_sender's rcpt= and sender=)
   bounce      each "**" line of such a message
   defer       each "==" line of such a message ("retry time not reached"
               is not a try and does not count)
@@ -53,6 +55,10 @@ Options:
   --json         one JSON object per line: each verdict change, then a
                  summary (schema in docs/replay.md)
   --timeline     also print every verdict change (human output)
+  --limits FILE  per-account overrides, as the ACL passes them to check_sender
+                 (default /etc/exim4/senderwatch.limits when it exists, the
+                 SENDERWATCH_LIMITS_FILE of the snippets)
+  --no-limits    replay every account with the policy's own limits
   --utc          timestamps without a zone are UTC (default: local time, as
                  Exim writes them; set TZ to the server's zone if it differs)
   --no-progress  no progress bar (it is drawn only when stderr is a terminal)
@@ -65,6 +71,8 @@ Exit status: 0 ok, 1 a log file does not exist, 2 usage or policy error.
 )help";
 
 namespace {
+
+constexpr const char* kDefaultLimitsPath = "/etc/exim4/senderwatch.limits";
 
 std::string Thousands(uint64_t n) {
   std::string digits = std::to_string(n);
@@ -127,8 +135,11 @@ const char* CountingMode(const eximlog::JoinStats& join) {
 }  // namespace
 
 int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
-  const auto specs =
-      WithGlobalOptions({{"timeline", 0, false}, {"utc", 0, false}, {"no-progress", 0, false}});
+  const auto specs = WithGlobalOptions({{"timeline", 0, false},
+                                        {"utc", 0, false},
+                                        {"no-progress", 0, false},
+                                        {"limits", 0, true},
+                                        {"no-limits", 0, false}});
   auto parsed = ParseArgs(args, specs);
   if (!parsed) return UsageError("replay", parsed.error().message);
   if (parsed->Has("help")) return WriteOut(kReplayHelp) ? kExitOk : kExitStore;
@@ -147,6 +158,22 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
     return kExitNotFound;
   }
 
+  // Per-account overrides, as the ACL looks them up (SENDERWATCH_LIMITS_FILE).
+  eximlog::OverridesByAccount overrides;
+  std::string limits_path;
+  if (!parsed->Has("no-limits")) {
+    if (auto given = parsed->Value("limits")) {
+      limits_path = *given;
+    } else if (access(kDefaultLimitsPath, F_OK) == 0) {
+      limits_path = kDefaultLimitsPath;
+    }
+  }
+  if (!limits_path.empty()) {
+    auto loaded = eximlog::LoadLimitsFile(limits_path);
+    if (!loaded) return ReportError(loaded.error());
+    overrides = std::move(*loaded);
+  }
+
   NullLogger engine_log;  // locks are reported below, not logged again
   bool out_ok = true;
   eximlog::Replayer replayer(*policy, engine_log, [&](const eximlog::VerdictChange& change) {
@@ -156,6 +183,7 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
       out_ok = WriteOut(ChangeText(change, color)) && out_ok;
     }
   });
+  replayer.set_overrides(std::move(overrides));
   eximlog::Joiner joiner(replayer);
   eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed->Has("no-progress"));
   eximlog::ScanOptions scan_options;
@@ -214,6 +242,7 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
     out.Field("defers", join.defers);
     out.Field("authfails", join.authfails);
     out.Field("recipient_counting", CountingMode(join));
+    out.Field("limits_file", limits_path.empty() ? std::nullopt : std::optional<std::string>(limits_path));
     out.Field("elapsed_seconds", seconds);
     out.Key("stopped").BeginArray();
     for (const auto& s : stopped) {
@@ -250,8 +279,9 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
           (summary.accounts == 1 ? " account: " : " accounts: ") +
           Thousands(join.recipients) + " recipients, " + Thousands(join.bounces) + " bounces, " +
           Thousands(join.defers) + " deferrals, " + Thousands(join.authfails) + " failed logins.\n\n";
-  const std::string policy_name =
+  std::string policy_name =
       options->config.empty() ? std::string("The policy") : "Policy " + options->config;
+  if (!limits_path.empty()) policy_name += " (with the overrides of " + limits_path + ")";
   if (stopped.empty()) {
     text += policy_name + " would have let every account through.\n";
   } else {

@@ -50,13 +50,18 @@ Result<int64_t> ParseDuration(std::string_view text) {
 
 std::string FormatDuration(int64_t seconds) {
   if (seconds == 0) return "0";
-  const char* sign = seconds < 0 ? "-" : "";
   const uint64_t s = seconds < 0 ? static_cast<uint64_t>(-(seconds + 1)) + 1
                                  : static_cast<uint64_t>(seconds);
-  if (s % 86400 == 0 && s >= 2 * 86400) return sign + std::to_string(s / 86400) + "d";
-  if (s % 3600 == 0) return sign + std::to_string(s / 3600) + "h";
-  if (s % 60 == 0) return sign + std::to_string(s / 60) + "m";
-  return sign + std::to_string(s) + "s";
+  uint64_t number = s;
+  char unit = 's';
+  if (s % 86400 == 0 && s >= 2 * 86400) { number = s / 86400; unit = 'd'; }
+  else if (s % 3600 == 0) { number = s / 3600; unit = 'h'; }
+  else if (s % 60 == 0) { number = s / 60; unit = 'm'; }
+  std::string out;
+  if (seconds < 0) out.push_back('-');
+  out.append(std::to_string(number));
+  out.push_back(unit);
+  return out;
 }
 
 Result<uint64_t> ParseSize(std::string_view text) {

@@ -1,20 +1,21 @@
 // Joins main-log lines by message id into what the live plugin would have
-// been told: which account sent how many recipients from where, and which
-// of its recipients failed. A "**" line names only a message id and an
+// been told: which account sent to which recipient, from where and with
+// which envelope sender (check_sender's rcpt= and sender=), and which of its
+// recipients failed. A "**" line names only a message id and an
 // address; the account is on that message's "<=" line, often many lines (or
 // hours) earlier. The joiner remembers the account of every open
 // authenticated message until its "Completed" line, so memory grows with
 // accounts and messages in the queue, not with the length of the log.
 //
 // Mapping (docs/replay.md explains the approximations):
-//   "<= ... A=auth:id H=[ip]"           the message belongs to account id;
-//                                        with "for r1 r2" (+received_recipients)
-//                                        its recipients are counted here
+//   "<= S ... A=auth:id H=[ip]"         the message belongs to account id, sender
+//                                        S; with "for r1 r2" (+received_recipients)
+//                                        each recipient is reported here
 //   first "=>", "->", ">>", "**", "=="   without a "for" list: the recipient
-//     line of each top-level recipient   is counted when it first appears
+//     line of each top-level recipient   is reported when it first appears
 //   "**"                                 a bounce caused by the account
 //   "==" (not "retry time not reached") a deferral
-//   "A=auth:id ... rejected RCPT"        a recipient counted (the plugin ran)
+//   "F=<S> A=auth:id rejected RCPT <r>"  a recipient (the plugin was asked)
 //   "authenticator failed ... set_id=u"  an authentication failure of u
 // Arrivals without an authenticated id ("A=" missing or without ":id",
 // bounces "<= <>", local submissions) belong to no account.

@@ -413,6 +413,24 @@ void ParseBody(std::string_view line, size_t body, LogLine& out) {
   if (!ok) out.kind = LineKind::kMalformed;
 }
 
+void ParseBodyForAccounts(std::string_view line, size_t body, LogLine& out) {
+  if (out.kind == LineKind::kArrival && line.find(" A=", body) == npos) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t pos = body + 3;
+    const size_t sender_end = pos < line.size() ? TokenEnd(line, pos) : pos;
+    if (sender_end == pos) {
+      out.kind = LineKind::kMalformed;
+      return;
+    }
+    out.sender = line.substr(pos, sender_end - pos);
+    if (StartsWith(line, sender_end, " R=")) {
+      out.bounce_of = line.substr(sender_end + 3, TokenEnd(line, sender_end + 3) - sender_end - 3);
+    }
+    return;
+  }
+  ParseBody(line, body, out);
+}
+
 void ParseLine(std::string_view line, TimestampParser& times, LogLine& out) {
   const size_t body = ParseHeader(line, times, out);
   ParseBody(line, body, out);

@@ -41,7 +41,7 @@ Result<ScanStats> ScanLogs(const std::vector<std::string>& paths, Joiner& joiner
       } else if (line.kind == LineKind::kCompleted) {
         joiner.Feed(line);
       } else if (joiner.NeedsBody(line)) {
-        ParseBody(text, body, line);
+        ParseBodyForAccounts(text, body, line);
         if (line.kind == LineKind::kMalformed) {
           ++stats.lines_not_understood;
           continue;

@@ -247,7 +247,7 @@ Result<void> LmdbStore::Open() {
       if (journal && !journal->entries.empty()) {
         auto restored = RestoreLocks(journal->entries);
         if (!restored) return std::unexpected(OpenError(restored.error()));
-        logger_.Log(LogLevel::kWarning, "store " + path_ + " was created anew; " +
+        if (*restored > 0) logger_.Log(LogLevel::kWarning, "store " + path_ + " was created anew; " +
                                             std::to_string(*restored) +
                                             " locks restored from the lock journal");
       }
@@ -278,6 +278,10 @@ Result<void> LmdbStore::OpenEnvFiles() {
         return std::unexpected(r.error());
       }
     }
+    // The reader table: a header plus 64 bytes per reader slot.
+    if (auto r = store_internal::ReserveLockFile(lock_path, dir_, 8192 + 64 * off_t{kMaxReaders}); !r) {
+      return std::unexpected(r.error());
+    }
   }
   auto env = lmdb::Env::Create();
   if (!env) return std::unexpected(env.error());
@@ -303,9 +307,16 @@ Result<void> LmdbStore::OpenEnv(bool take_open_lock) {
     // A shared lock on rebuild.lock while opening, so that no process pairs
     // a lock.mdb and a data.mdb from either side of a rebuild. Best effort:
     // a store directory we cannot lock in is reported by mdb_env_open.
+    //
+    // Creating a store takes the lock exclusively: LMDB writes the meta
+    // pages of a new (empty) data.mdb in mdb_env_open without any lock, so
+    // two processes creating it at once could both initialise it and one
+    // would wipe what the other had already counted.
     std::optional<FileLock> open_lock;
     if (take_open_lock) {
-      auto lock = FileLock::Acquire(FilePath(kRebuildLock), /*exclusive=*/false,
+      struct stat st{};
+      const bool fresh = ::stat(FilePath(kDataFile).c_str(), &st) != 0 || st.st_size == 0;
+      auto lock = FileLock::Acquire(FilePath(kRebuildLock), /*exclusive=*/fresh && writable(),
                                     /*create=*/writable(), dir_);
       if (lock) open_lock = std::move(*lock);
     }
@@ -472,6 +483,12 @@ Result<size_t> LmdbStore::RestoreLocks(const std::vector<JournalEntry>& entries)
     if (entry.account.empty() || static_cast<int>(entry.account.size()) > env_.MaxKeySize()) {
       continue;
     }
+    // A record already there is newer than the journal's view of it: another
+    // process counted (and maybe locked) it after this store was created.
+    // Overwriting it would lose those counts.
+    auto existing = txn->Get(records_, entry.account);
+    if (!existing) return std::unexpected(existing.error());
+    if (*existing) continue;
     const std::string bytes = EncodeRecord(store_internal::RecordFromJournal(entry));
     if (auto r = txn->Put(records_, entry.account, bytes); !r) return std::unexpected(r.error());
     ++restored;

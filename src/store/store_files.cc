@@ -173,6 +173,21 @@ Result<void> PrepareFileAsRoot(const std::string& path, const DirInfo& dir) {
   return FixFileOwnership(fd.get(), path, dir);
 }
 
+Result<void> ReserveLockFile(const std::string& path, const DirInfo& dir, off_t bytes) {
+  Fd fd(OpenRetry(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, kFileMode));
+  if (fd.get() < 0) {
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "open " + path, errno));
+  }
+  if (auto r = FixFileOwnership(fd.get(), path, dir); !r) return r;
+  struct stat st{};
+  if (::fstat(fd.get(), &st) == 0 && st.st_blocks * 512 >= bytes) return {};
+  const int rc = ::posix_fallocate(fd.get(), 0, bytes);
+  if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "reserving " + path, rc));
+  }
+  return {};
+}
+
 // ---- FileLock -------------------------------------------------------------
 
 FileLock::~FileLock() {

@@ -56,6 +56,11 @@ Result<void> FixFileOwnership(int fd, const std::string& path, const DirInfo& di
 // process holds fcntl() locks on (closing any descriptor drops them all).
 Result<void> PrepareFileAsRoot(const std::string& path, const DirInfo& dir);
 
+// LMDB maps lock.mdb and touches its pages directly: on a full disk a
+// sparse lock file turns that into SIGBUS inside Exim. Giving the file real
+// blocks first (posix_fallocate) turns a full disk into a clean ENOSPC.
+Result<void> ReserveLockFile(const std::string& path, const DirInfo& dir, off_t bytes);
+
 // An flock() held on a file until destruction.
 class FileLock {
  public:

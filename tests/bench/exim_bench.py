@@ -126,8 +126,11 @@ class BeBench:
         return elapsed, r.stdout
 
     def check_sender(self, account, plugin=None):
-        return ("${dlfunc{%s}{check_sender}{%s}{192.0.2.1}{config=%s}}"
-                % (plugin or self.plugin, account, self.policy))
+        """The call exim-snippets/acl-rcpt.conf makes (no per-account
+        overrides): account, client address, overrides, rcpt=, sender=."""
+        return ("${dlfunc{%s}{check_sender}{%s}{192.0.2.1}{}{rcpt=r-%s@remote.test}"
+                "{sender=%s@example.test}{config=%s}}"
+                % (plugin or self.plugin, account, account, account, self.policy))
 
 
 def loop_expression(body, calls):

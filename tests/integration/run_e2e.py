@@ -55,7 +55,7 @@ def main():
     print(f"[run_e2e] plugin={eximlab.PLUGIN or '-'} cli={eximlab.CLI or '-'} work={base}",
           flush=True)
     try:
-        names = args.tests or ["test_e2e", "test_debian"]
+        names = args.tests or ["test_e2e", "test_debian", "test_replay"]
         suite = unittest.defaultTestLoader.loadTestsFromNames(names)
         result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     finally:

@@ -368,6 +368,26 @@ TEST(EximLogLine, DamagedLinesAreMalformedNotFatal) {
   EXPECT_EQ(Parse("2026-11-27 10:00:00 1xWxMU-0001Pl-1K Completed\r").kind, LineKind::kCompleted);
 }
 
+TEST(EximLogLine, AccountReaderSkipsFieldsOfUnauthenticatedArrivals) {
+  TimestampParser times(TimestampParser::Zone::kUtc);
+  for (std::string_view log : {kDefaultSelectorLog, kAllSelectorLog}) {
+    for (std::string_view text : Lines(log)) {
+      LogLine full;
+      ParseLine(text, times, full);
+      LogLine lite;
+      const size_t body = ParseHeader(text, times, lite);
+      ParseBodyForAccounts(text, body, lite);
+      EXPECT_EQ(lite.kind, full.kind) << text;
+      EXPECT_EQ(lite.sender, full.sender) << text;
+      EXPECT_EQ(lite.bounce_of, full.bounce_of) << text;
+      EXPECT_EQ(lite.auth_id, full.auth_id) << text;
+      if (!full.auth_id.empty()) {
+        EXPECT_EQ(lite.recipients, full.recipients) << text;
+      }
+    }
+  }
+}
+
 TEST(EximLogLine, MessageIdShapes) {
   EXPECT_TRUE(IsMessageId("1xWvaM-0003ey-1X"));
   EXPECT_TRUE(IsMessageId("1rDdI7-00000000Sdw-1xyz"));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "eximlog/joiner.h"
+#include "eximlog/limits_file.h"
 #include "eximlog/log_line.h"
 #include "eximlog/replay.h"
 #include "eximlog/tune.h"
@@ -143,6 +144,34 @@ TEST(Replay, UnreadableClientAddressStillCountsTheRecipient) {
   Rcpts(h.replayer, kT0, h.Account("a"), "not-an-ip", 2);
   EXPECT_EQ(h.replayer.Outcomes()[0].recipients, 2u);
   EXPECT_GE(h.replayer.Summary().engine_errors, 1u);
+}
+
+TEST(Replay, PerAccountOverridesApplyAsInTheAcl) {
+  auto overrides = ParseLimitsFile(
+      "# exceptions\n"
+      "Newsletter:   rcpt-rate=100\n"
+      "helpdesk rcpt-rate=off\n"
+      "\"quoted user\": rcpt-rate=50,\n"
+      "   bounce-flood=5\n"
+      "newsletter: rcpt-rate=1\n",  // a second line for a key is never read
+      "limits");
+  ASSERT_TRUE(overrides.has_value()) << overrides.error().message;
+  ASSERT_EQ(overrides->size(), 3u);
+  EXPECT_EQ(overrides->at("newsletter").limits.at("rcpt-rate"), 100);
+  EXPECT_FALSE(overrides->at("helpdesk").limits.at("rcpt-rate").has_value());
+  EXPECT_EQ(overrides->at("quoted user").limits.at("bounce-flood"), 5);
+  auto bad = ParseLimitsFile("x: rcpt-rate=lots\n", "limits");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("limits:1"), std::string::npos) << bad.error().message;
+
+  Harness h(PolicyWith({Rule{"rcpt-rate", Metric::kRecipients, 3600, 10, 0, Action::kDefer, false, std::nullopt}}));
+  h.replayer.set_overrides(*overrides);
+  Rcpts(h.replayer, kT0, h.Account("newsletter"), "192.0.2.1", 20);
+  Rcpts(h.replayer, kT0, h.Account("helpdesk"), "192.0.2.1", 20);
+  Rcpts(h.replayer, kT0, h.Account("other"), "192.0.2.1", 20);
+  ASSERT_EQ(h.changes.size(), 1u);
+  EXPECT_EQ(h.changes[0].account, "other");
+  EXPECT_EQ(h.replayer.Summary().refused_recipients, 10u);
 }
 
 void Replay(Joiner& joiner, std::string_view log) {
