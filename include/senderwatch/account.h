@@ -21,6 +21,11 @@ inline constexpr size_t kMaxAccountLength = 256;
 // kMaxAccountLength bytes, valid UTF-8 and free of control characters.
 Result<std::string> NormalizeAccount(std::string_view raw);
 
+// The same as NormalizeAccount, without a copy when `raw` is already in
+// normal form (printable ASCII without capitals, the common case): the
+// result views `raw` then, else `storage`, which must outlive the result.
+Result<std::string_view> NormalizeAccountInto(std::string_view raw, std::string& storage);
+
 // Makes arbitrary bytes safe to print on one log line: control characters,
 // quotes, backslashes and invalid UTF-8 become \xNN escapes; long input is cut
 // with "...". Used for every untrusted string that reaches a log.

@@ -84,7 +84,7 @@ class Engine {
   // One counted event in one store transaction: ends an expired lock,
   // lets `count` change the record, evaluates, stores a newly fired lock
   // (durably) and announces it. `verdict` receives the evaluation.
-  Result<AccountRecord> CountEvent(const std::string& account, const LimitOverrides& overrides,
+  Result<void> CountEvent(std::string_view account, const LimitOverrides& overrides,
                                    Verdict& verdict,
                                    const std::function<void(AccountRecord&, UnixSeconds)>& count);
   void Announce(const AccountRecord& record);

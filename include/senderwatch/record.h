@@ -89,6 +89,10 @@ struct AccountRecord {
 uint64_t CounterInWindow(const AccountRecord& record, Counter counter,
                          int64_t window_seconds, UnixSeconds now,
                          UnixSeconds evidence_after = 0);
+// Every counter over the same window, in one pass (see CounterInWindow).
+std::array<uint64_t, kCounterCount> CountersInWindow(const AccountRecord& record,
+                                                     int64_t window_seconds, UnixSeconds now,
+                                                     UnixSeconds evidence_after = 0);
 // Distinct client networks last seen within the window.
 uint64_t NetworksInWindow(const AccountRecord& record, int64_t window_seconds,
                           UnixSeconds now, UnixSeconds evidence_after = 0);

@@ -68,6 +68,15 @@ class Store {
   virtual Result<AccountRecord> Update(std::string_view account,
                                        const Mutator& mutate) = 0;
 
+  // Update without handing the record back, for callers that learn what
+  // they need inside `mutate` (the engine's hot path): a store that keeps
+  // records in memory then copies nothing.
+  virtual Result<void> Modify(std::string_view account, const Mutator& mutate) {
+    auto updated = Update(account, mutate);
+    if (!updated) return std::unexpected(updated.error());
+    return {};
+  }
+
   // Reads without writing (a read-only transaction); nullopt when absent.
   virtual Result<std::optional<AccountRecord>> Get(std::string_view account) = 0;
 

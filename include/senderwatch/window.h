@@ -52,6 +52,23 @@ class SlotRing {
     return total;
   }
 
+  // Sums of every counter over slots first..last in one pass (evaluation
+  // reads several counters over the same window).
+  std::array<uint64_t, kCounterCount> SumAll(uint32_t first, uint32_t last) const {
+    std::array<uint64_t, kCounterCount> totals{};
+    if (head_ == 0) return totals;
+    last = std::min(last, head_);
+    const uint32_t oldest = head_ >= N - 1 ? head_ - (N - 1) : 0;
+    first = std::max(first, oldest);
+    if (first > last) return totals;
+    for (uint32_t s = first;; ++s) {
+      const Count* slot = &counts_[(s % N) * kCounterCount];
+      for (int c = 0; c < kCounterCount; ++c) totals[static_cast<size_t>(c)] += slot[c];
+      if (s == last) break;
+    }
+    return totals;
+  }
+
   uint32_t head() const { return head_; }
   // Raw access for the record codec.
   Count* data() { return counts_.data(); }

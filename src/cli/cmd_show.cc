@@ -15,12 +15,18 @@
 
 namespace senderwatch::cli {
 
-const std::string_view kShowHelp = R"(Usage: senderwatch show ACCOUNT [--json]
+const std::string_view kShowHelp = R"help(Usage: senderwatch show ACCOUNT [--json]
 
 Shows one account: whether it is locked, which rule locked it with which
 numbers and since when, who locked and released it, every rule's current
 value against its limit, each metric over 10 minutes, 1 hour and 24 hours,
 and the client networks it was used from.
+
+A learned rule (above = "learned") shows where its limit comes from:
+"(learned)" when it follows the account's own hourly history, "(fallback:
+too little history)" while the account is younger than [learn] min_history
+or has sent in fewer than min_active_hours hours; then the rule's static
+fallback applies. 'senderwatch learn' fills the history from old logs.
 
 ACCOUNT is the SMTP AUTH login name ($authenticated_id), compared without
 regard to case and surrounding spaces.
@@ -47,12 +53,19 @@ After the password is changed:
   senderwatch unlock alice@example.com --reason "password changed"
 
 Exit status: 0 shown, 1 no such account, 2 usage error, 3 store error.
-)";
+)help";
 
 namespace {
 
 std::string RuleWindowText(const RuleView& view) {
   return FormatDuration(view.rule->window_seconds);
+}
+
+// A learned rule's limit says where it comes from: "36 (learned)", or
+// "1000 (fallback: too little history)" while the account is too new.
+std::string LimitText(const RuleView& view) {
+  const std::string marker = LimitMarker(view);
+  return FormatNumber(view.limit) + (marker.empty() ? "" : " (" + marker + ")");
 }
 
 std::string StatusText(const RuleView& view) {
@@ -126,7 +139,7 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
                        {std::string(MetricName(metric))},
                        {RuleWindowText(view)},
                        {value, style},
-                       {FormatNumber(view.limit)},
+                       {LimitText(view)},
                        {std::string(ActionName(view.rule->action))},
                        {StatusText(view), style}});
   }
@@ -137,6 +150,13 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
     if (std::any_of(rules.begin(), rules.end(),
                     [](const RuleView& v) { return v.since_release; })) {
       out += "  * counted since the last release only\n";
+    }
+    if (std::any_of(rules.begin(), rules.end(),
+                    [](const RuleView& v) { return v.rule->learned && !v.learned; })) {
+      out += "  fallback: learned limits apply once the account has " +
+             HumanDuration(ctx.policy.learn.min_history_seconds) + " of history and " +
+             std::to_string(ctx.policy.learn.min_active_hours) +
+             " active hours ('senderwatch learn' reads them from old logs)\n";
     }
   }
 

@@ -2,6 +2,8 @@
 // the limit of the rule closest to firing.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <string_view>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -31,6 +33,9 @@ Columns:
   RULE       for a locked account the rule that locked it ("manual" when
              locked by hand), else the rule with that risk
   RCPT       recipients;  BOUNCES  hard bounces;  RATIO  bounces/recipients
+             A learned rule's limit is marked: 52/150L is learned from the
+             account's own history, 3/1000F is the rule's fallback while the
+             account has too little history (see 'senderwatch learn')
   NETS       distinct client networks (IPv4 /24, IPv6 /64)
   AUTHFAIL   failed SMTP AUTH attempts
   SEEN       last activity
@@ -54,10 +59,19 @@ Exit status: 0 ok, 2 usage error, 3 store error.
 
 namespace {
 
+// "52/150L": the limit of a learned rule is marked L when it comes from the
+// account's history, F while the rule's fallback applies (too little history).
 std::string ColumnText(const MetricView& m) {
   std::string text = FormatMetricValue(m.metric, m.value);
   if (m.has_limit) text += "/" + FormatNumber(m.limit);
+  if (m.has_limit && m.learned_rule) text += m.learned ? "L" : "F";
   return text;
+}
+
+std::optional<std::string_view> ColumnLimitSource(const MetricView& m) {
+  if (!m.has_limit) return std::nullopt;
+  if (!m.learned_rule) return "static";
+  return m.learned ? "learned" : "fallback";
 }
 
 Style ColumnStyle(const MetricView& m) {
@@ -165,6 +179,13 @@ int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
         json.Field("window_seconds", m.window_seconds);
         json.Field("rule", m.rule);
         json.Field("fired", m.fired);
+        json.Field("learned", m.learned);
+        json.Key("limit_source");
+        if (auto source = ColumnLimitSource(m)) {
+          json.String(*source);
+        } else {
+          json.Null();
+        }
         json.EndObject();
       }
       json.EndObject();
@@ -211,6 +232,16 @@ int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
            (all ? " accounts" : " active accounts") + " shown; " + std::to_string(locked) +
            " locked of " + std::to_string(total) + " recorded. ";
     out += "'senderwatch show ACCOUNT' explains one.\n";
+    bool learned = false;
+    bool fallback = false;
+    for (size_t i = 0; i < shown; ++i) {
+      for (const MetricView& m : summaries[i].metrics) {
+        learned = learned || (m.has_limit && m.learned_rule && m.learned);
+        fallback = fallback || (m.has_limit && m.learned_rule && !m.learned);
+      }
+    }
+    if (learned) out += "L: learned limit, from the account's own history.\n";
+    if (fallback) out += "F: fallback limit of a learned rule: too little history yet.\n";
   }
   if (scan->undecodable > 0) {
     std::fprintf(stderr,

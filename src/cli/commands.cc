@@ -23,6 +23,8 @@ const std::vector<Command>& AllCommands() {
        RunCheckConfig},
       {"replay", "what the policy would have done, from Exim main logs", kReplayHelp, RunReplay},
       {"tune", "measured distributions and suggested limits from main logs", kTuneHelp, RunTune},
+      {"learn", "seed the store's per-account history from main logs (learned limits)",
+       kLearnHelp, RunLearn},
   };
   return kCommands;
 }

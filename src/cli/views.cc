@@ -43,6 +43,7 @@ std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& recor
     view.limit = reading.limit;
     view.enabled = reading.enabled;
     view.fired = reading.fired;
+    view.learned = reading.learned;
     const Rule& rule = *reading.rule;
     view.since_release = rule.action == Action::kLock && record.evidence_after > 0;
     if (rule.metric == Metric::kBounceRatio) {
@@ -57,6 +58,16 @@ std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& recor
     views.push_back(view);
   }
   return views;
+}
+
+std::string_view LimitSource(const RuleView& view) {
+  if (!view.rule->learned) return "static";
+  return view.learned ? "learned" : "fallback";
+}
+
+std::string LimitMarker(const RuleView& view) {
+  if (!view.rule->learned) return "";
+  return view.learned ? "learned" : "fallback: too little history";
 }
 
 AccountSummary Summarize(const Policy& policy, const AccountRecord& record, UnixSeconds now) {
@@ -92,6 +103,8 @@ AccountSummary Summarize(const Policy& policy, const AccountRecord& record, Unix
       column.rule = best->rule->name;
       column.pressure = best->pressure;
       column.fired = best->fired;
+      column.learned_rule = best->rule->learned;
+      column.learned = best->learned;
     } else {
       column.window_seconds = 3600;
       column.value = MetricValue(record, column.metric, column.window_seconds, now);
@@ -192,6 +205,8 @@ void WriteRulesJson(JsonWriter& json, const std::vector<RuleView>& rules) {
     json.Field("fired", view.fired);
     json.Field("pressure", view.pressure);
     json.Field("since_release", view.since_release);
+    json.Field("learned", view.learned);
+    json.Field("limit_source", LimitSource(view));
     json.EndObject();
   }
   json.EndArray();

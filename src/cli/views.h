@@ -41,7 +41,18 @@ struct RuleView {
   double min_basis = 0;
   // Lock rules ignore evidence before the last release.
   bool since_release = false;
+  // Learned rules (rule->learned): true when `limit` comes from the
+  // account's history, false while the rule's fallback applies.
+  bool learned = false;
 };
+
+// Where a rule's limit comes from, for people and scripts: "static" (the
+// rule's `above`), "learned" (the account's history) or "fallback" (a
+// learned rule whose account has too little history yet).
+std::string_view LimitSource(const RuleView& view);
+// The marker `show` puts after a learned rule's limit: "learned" or
+// "fallback: too little history"; empty for static rules.
+std::string LimitMarker(const RuleView& view);
 
 std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& record, UnixSeconds now);
 
@@ -56,6 +67,8 @@ struct MetricView {
   std::string rule;
   double pressure = 0;
   bool fired = false;
+  bool learned_rule = false;  // the rule is learned (above = "learned")
+  bool learned = false;       // ... and its limit comes from the history
 };
 
 struct AccountSummary {

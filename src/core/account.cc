@@ -68,6 +68,19 @@ Result<std::string> NormalizeAccount(std::string_view raw) {
   return account;
 }
 
+Result<std::string_view> NormalizeAccountInto(std::string_view raw, std::string& storage) {
+  bool plain = !raw.empty() && raw.size() <= kMaxAccountLength;
+  for (size_t i = 0; plain && i < raw.size(); ++i) {
+    const char c = raw[i];
+    plain = c > ' ' && c < 0x7F && !(c >= 'A' && c <= 'Z');
+  }
+  if (plain) return raw;
+  auto normalized = NormalizeAccount(raw);
+  if (!normalized) return std::unexpected(normalized.error());
+  storage = std::move(*normalized);
+  return std::string_view(storage);
+}
+
 std::string EscapeForLog(std::string_view raw, size_t max_length) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

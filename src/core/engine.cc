@@ -55,7 +55,8 @@ Engine::Engine(const Policy& policy, Store& store, const Clock& clock, Logger& l
 Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view client_ip,
                                     const LimitOverrides& overrides,
                                     const CheckContext& context) {
-  auto name = NormalizeAccount(account);
+  std::string name_storage;
+  auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
   std::optional<ClientNetwork> network;
   if (!client_ip.empty()) {
@@ -63,19 +64,21 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
     if (!parsed) return std::unexpected(parsed.error());
     network = *parsed;
   }
-  std::string recipient;
+  std::string recipient_storage;
+  std::string_view recipient;
   if (!context.recipient.empty()) {
-    auto normalized = NormalizeAccount(context.recipient);  // same rules suit addresses
+    // The account rules suit addresses too.
+    auto normalized = NormalizeAccountInto(context.recipient, recipient_storage);
     if (!normalized) return std::unexpected(Error{ErrorKind::kInvalidArgument,
                                                   "recipient: " + normalized.error().message, 0});
-    recipient = std::move(*normalized);
+    recipient = *normalized;
   }
   const bool foreign_sender =
       !context.sender.empty() && !OwnsSender(policy_.sender, *name, context.sender);
   const auto generation_hours =
       static_cast<uint32_t>(std::max<int64_t>(policy_.learn.span_seconds / 7200, 1));
   Verdict verdict;
-  auto record = CountEvent(*name, overrides, verdict, [&](AccountRecord& r, UnixSeconds now) {
+  auto counted = CountEvent(*name, overrides, verdict, [&](AccountRecord& r, UnixSeconds now) {
     r.Count(Counter::kRecipients, now);
     if (network) r.SeeNetwork(*network, now);
     if (!recipient.empty() &&
@@ -84,25 +87,30 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
     }
     if (foreign_sender) r.Count(Counter::kSenderMismatch, now);
   });
-  if (!record) return std::unexpected(record.error());
+  if (!counted) return std::unexpected(counted.error());
   return verdict;
 }
 
-Result<AccountRecord> Engine::CountEvent(
-    const std::string& account, const LimitOverrides& overrides, Verdict& verdict,
+Result<void> Engine::CountEvent(
+    std::string_view account, const LimitOverrides& overrides, Verdict& verdict,
     const std::function<void(AccountRecord&, UnixSeconds)>& count) {
   const UnixSeconds now = clock_.Now();
   bool newly_locked = false;
-  auto record = store_.Update(account, [&](AccountRecord& r) {
+  std::optional<AccountRecord> locked;  // copied only for the announcement
+  auto modified = store_.Modify(account, [&](AccountRecord& r) {
     const bool expired = ExpireLock(r, now);
     count(r, now);
     verdict = Evaluate(policy_, r, now, overrides);
     newly_locked = verdict.action == Action::kLock && !r.IsLocked(now);
-    if (newly_locked) ApplyLock(r, verdict, now, policy_.lock_duration_seconds);
+    if (newly_locked) {
+      ApplyLock(r, verdict, now, policy_.lock_duration_seconds);
+      locked = r;
+    }
     return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
   });
-  if (record && newly_locked) Announce(*record);
-  return record;
+  if (!modified) return std::unexpected(modified.error());
+  if (newly_locked && locked) Announce(*locked);
+  return {};
 }
 
 Result<Verdict> Engine::PeekSender(std::string_view account, const LimitOverrides& overrides) {
@@ -148,16 +156,17 @@ Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view 
 
 Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter result,
                                        std::string_view account) {
-  auto name = NormalizeAccount(account);
+  std::string name_storage;
+  auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
   Verdict verdict;
-  UnixSeconds counted_at = 0;
-  auto record = CountEvent(*name, LimitOverrides{}, verdict, [&](AccountRecord& r, UnixSeconds now) {
+  uint64_t in_last_hour = 0;
+  auto counted = CountEvent(*name, LimitOverrides{}, verdict, [&](AccountRecord& r, UnixSeconds now) {
     if (counter) r.Count(*counter, now);
-    counted_at = now;
+    in_last_hour = CounterInWindow(r, result, 3600, now);
   });
-  if (!record) return std::unexpected(record.error());
-  return CounterInWindow(*record, result, 3600, counted_at);
+  if (!counted) return std::unexpected(counted.error());
+  return in_last_hour;
 }
 
 Result<AccountRecord> Engine::Lock(std::string_view account, std::string_view reason,

@@ -54,13 +54,13 @@ std::optional<double> LearnedLimit(const Policy& policy, const Rule& rule,
   return hourly * hours;
 }
 
-double MetricValue(const AccountRecord& record, Metric metric,
-                   int64_t window_seconds, UnixSeconds now,
-                   UnixSeconds evidence_after, uint64_t* denominator) {
-  const auto counter = [&](Counter c) {
-    return static_cast<double>(
-        CounterInWindow(record, c, window_seconds, now, evidence_after));
-  };
+namespace {
+
+// A metric's value from the counter sums of its window.
+double ValueFromSums(const AccountRecord& record, Metric metric,
+                     const std::array<uint64_t, kCounterCount>& sums, int64_t window_seconds,
+                     UnixSeconds now, UnixSeconds evidence_after, uint64_t* denominator) {
+  const auto counter = [&](Counter c) { return static_cast<double>(sums[static_cast<size_t>(c)]); };
   const auto ratio = [&](Counter numerator) {
     const double recipients = counter(Counter::kRecipients);
     if (denominator != nullptr) *denominator = static_cast<uint64_t>(recipients);
@@ -81,6 +81,16 @@ double MetricValue(const AccountRecord& record, Metric metric,
   return 0;
 }
 
+}  // namespace
+
+double MetricValue(const AccountRecord& record, Metric metric,
+                   int64_t window_seconds, UnixSeconds now,
+                   UnixSeconds evidence_after, uint64_t* denominator) {
+  return ValueFromSums(record, metric,
+                       CountersInWindow(record, window_seconds, now, evidence_after),
+                       window_seconds, now, evidence_after, denominator);
+}
+
 std::vector<RuleReading> ReadRules(const Policy& policy,
                                    const AccountRecord& record, UnixSeconds now,
                                    const LimitOverrides& overrides) {
@@ -88,6 +98,22 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
   readings.reserve(policy.rules.size());
   const double escalation =
       std::pow(policy.escalation, std::min<uint32_t>(record.lock_count, 3));
+  // Rules mostly share a window (and an evidence floor): sum each distinct
+  // pair once, so the cost grows with windows, not with rules.
+  struct Sums {
+    int64_t window;
+    UnixSeconds floor;
+    std::array<uint64_t, kCounterCount> totals;
+  };
+  std::vector<Sums> cache;
+  const auto sums_for = [&](int64_t window, UnixSeconds floor) -> const std::array<uint64_t, kCounterCount>& {
+    for (const Sums& s : cache) {
+      if (s.window == window && s.floor == floor) return s.totals;
+    }
+    cache.push_back({window, floor, CountersInWindow(record, window, now, floor)});
+    return cache.back().totals;
+  };
+  cache.reserve(4);
   for (const Rule& rule : policy.rules) {
     RuleReading reading;
     reading.rule = &rule;
@@ -110,7 +136,8 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
     // keep counting what really happened.
     const UnixSeconds floor = rule.action == Action::kLock ? record.evidence_after : 0;
     uint64_t denominator = 0;
-    reading.value = MetricValue(record, rule.metric, rule.window_seconds, now, floor, &denominator);
+    reading.value = ValueFromSums(record, rule.metric, sums_for(rule.window_seconds, floor),
+                                  rule.window_seconds, now, floor, &denominator);
     // Every recipient of a new account is new: the ratio means nothing yet.
     if (rule.metric == Metric::kNewRecipientRatio && !HasHistory(policy.learn, record, now)) {
       reading.value = 0;

@@ -72,6 +72,23 @@ uint64_t CounterInWindow(const AccountRecord& record, Counter counter,
   return record.hours.Sum(counter, first, last);
 }
 
+std::array<uint64_t, kCounterCount> CountersInWindow(const AccountRecord& record,
+                                                     int64_t window_seconds, UnixSeconds now,
+                                                     UnixSeconds evidence_after) {
+  if (window_seconds <= 0) return {};
+  const bool floor = evidence_after > 0;
+  if (window_seconds <= kMaxMinuteWindow) {
+    const uint32_t last = std::max(MinuteOf(now), record.minutes.head());
+    const uint32_t first = FirstSlot(last, (window_seconds + 59) / 60,
+                                     MinuteOf(evidence_after), floor);
+    return record.minutes.SumAll(first, last);
+  }
+  const uint32_t last = std::max(HourOf(now), record.hours.head());
+  const uint32_t first = FirstSlot(last, (window_seconds + 3599) / 3600,
+                                   HourOf(evidence_after), floor);
+  return record.hours.SumAll(first, last);
+}
+
 uint64_t NetworksInWindow(const AccountRecord& record, int64_t window_seconds,
                           UnixSeconds now, UnixSeconds evidence_after) {
   if (window_seconds <= 0) return 0;

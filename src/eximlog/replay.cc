@@ -6,9 +6,17 @@
 namespace senderwatch::eximlog {
 
 Replayer::Replayer(const Policy& policy, Logger& logger, ChangeListener on_change)
+    : Replayer(policy, NewMemoryStore(policy.store.retention_seconds), nullptr, logger,
+               std::move(on_change)) {}
+
+Replayer::Replayer(const Policy& policy, Store& store, Logger& logger, ChangeListener on_change)
+    : Replayer(policy, nullptr, &store, logger, std::move(on_change)) {}
+
+Replayer::Replayer(const Policy& policy, std::unique_ptr<Store> owned, Store* borrowed,
+                   Logger& logger, ChangeListener on_change)
     : policy_(policy),
-      store_(NewMemoryStore(policy.store.retention_seconds)),
-      engine_(policy_, *store_, clock_, logger),
+      owned_store_(std::move(owned)),
+      engine_(policy_, owned_store_ ? *owned_store_ : *borrowed, clock_, logger),
       on_change_(std::move(on_change)) {
   engine_.set_lock_listener([this](const AccountRecord& record) {
     if (current_ == nullptr) return;

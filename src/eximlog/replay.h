@@ -3,7 +3,8 @@
 // (check_sender per recipient, record_bounce, record_defer, record_authfail)
 // on an Engine over an in-memory store, so replay answers "which accounts
 // would this policy have deferred or locked, when, and why" with the very
-// code the plugin runs.
+// code the plugin runs. `learn` runs the same replay over a store it owns
+// and keeps what was counted (learn.h).
 #ifndef SENDERWATCH_SRC_EXIMLOG_REPLAY_H_
 #define SENDERWATCH_SRC_EXIMLOG_REPLAY_H_
 
@@ -72,6 +73,11 @@ class Replayer final : public EventSink {
   // and limits come from `policy`; its store settings are ignored (replay
   // uses an in-memory store).
   Replayer(const Policy& policy, Logger& logger, ChangeListener on_change = {});
+  // The same over `store` (borrowed; it must outlive the Replayer), which
+  // then holds every record the replay counted. The engine's clock is the
+  // log's, so events older than a record already in `store` would be
+  // counted into its newest slot: pass a store that starts empty.
+  Replayer(const Policy& policy, Store& store, Logger& logger, ChangeListener on_change = {});
 
   void OnRecipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
                    std::string_view sender, std::string_view recipient) override;
@@ -93,6 +99,10 @@ class Replayer final : public EventSink {
   UnixSeconds now() const { return clock_.Now(); }
 
  private:
+  // Exactly one of `owned` and `borrowed` is set.
+  Replayer(const Policy& policy, std::unique_ptr<Store> owned, Store* borrowed, Logger& logger,
+           ChangeListener on_change);
+
   struct State {
     AccountOutcome outcome;
     const LimitOverrides* overrides = nullptr;  // into overrides_; null: none
@@ -111,7 +121,7 @@ class Replayer final : public EventSink {
 
   const Policy& policy_;
   ManualClock clock_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> owned_store_;  // null when the store was passed in
   Engine engine_;
   ChangeListener on_change_;
   OverrideMap overrides_;

@@ -40,6 +40,18 @@ class MemoryStore final : public Store {
     return record;
   }
 
+  Result<void> Modify(std::string_view account, const Mutator& mutate) override {
+    if (auto r = CheckKey(account); !r) return std::unexpected(r.error());
+    if (auto hit = index_.find(account); hit != index_.end()) {
+      mutate(*hit->second);  // in place: kSkip promises nothing changed
+      hit->second->account.assign(account);
+      return {};
+    }
+    auto created = Update(account, mutate);
+    if (!created) return std::unexpected(created.error());
+    return {};
+  }
+
   Result<std::optional<AccountRecord>> Get(std::string_view account) override {
     if (auto r = CheckKey(account); !r) return std::unexpected(r.error());
     auto it = index_.find(account);

@@ -365,7 +365,26 @@ class SmtpClient:
         self.sock.close()
 
 
+def exim_cpu_seconds(lab):
+    """CPU time of the lab's daemon and of its reaped children (every SMTP
+    connection process), from /proc/PID/stat: what reception cost Exim,
+    whatever else the machine was doing."""
+    with open(f"/proc/{lab.daemon.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_children(lab):
+    """Until the daemon has reaped every connection process of the run."""
+    eximlab.wait_until(lambda: len(eximlab.pids_using(lab.conf)) <= 1, 30,
+                       f"the connection processes of {lab.name} to end")
+
+
 def load_run(lab, messages, concurrency, first_index):
+    """Returns (messages per second, Exim CPU milliseconds per message)."""
+    wait_for_children(lab)
+    cpu0 = exim_cpu_seconds(lab)
     counter = {"next": 0}
     lock = threading.Lock()
     errors = []
@@ -394,12 +413,15 @@ def load_run(lab, messages, concurrency, first_index):
     elapsed = time.perf_counter() - t0
     if errors:
         raise RuntimeError(f"lab {lab.name}: {len(errors)} failed messages, e.g. {errors[0]}")
-    return messages / elapsed
+    wait_for_children(lab)
+    cpu_ms = (exim_cpu_seconds(lab) - cpu0) * 1e3 / messages
+    return messages / elapsed, cpu_ms
 
 
 def bench_smtp(base, plugin, rounds, messages, concurrencies, lean_plugin=None):
     labs = make_labs(base, plugin, lean_plugin)
     results = {c: {name: [] for name in labs} for c in concurrencies}
+    cpu = {c: {name: [] for name in labs} for c in concurrencies}
     try:
         for lab in labs.values():
             lab.start()
@@ -413,12 +435,13 @@ def bench_smtp(base, plugin, rounds, messages, concurrencies, lean_plugin=None):
                 order = list(labs)
                 random.shuffle(order)
                 for name in order:
-                    rate = load_run(labs[name], messages, c, index)
+                    rate, cpu_ms = load_run(labs[name], messages, c, index)
                     index += messages
                     labs[name].clear_queue()
                     results[c][name].append(rate)
+                    cpu[c][name].append(cpu_ms)
                 log(f"  round {r + 1}/{rounds}, {c} connection(s): " + ", ".join(
-                    f"{n} {results[c][n][-1]:.1f}/s" for n in labs))
+                    f"{n} {results[c][n][-1]:.1f}/s {cpu[c][n][-1]:.2f} ms cpu" for n in labs))
         panics = {n: lab.panic() for n, lab in labs.items() if lab.panic().strip()}
         verdicts_ok = "senderwatch:" not in labs["C"].log()
     finally:
@@ -431,9 +454,14 @@ def bench_smtp(base, plugin, rounds, messages, concurrencies, lean_plugin=None):
         per = {}
         for name in labs:
             ratios = [x / a for x, a in zip(results[c][name], results[c]["A"])]
+            # Capacity when CPU-bound: A's CPU per message over this one's.
+            cpu_ratios = [a / x for x, a in zip(cpu[c][name], cpu[c]["A"]) if x > 0]
             per[name] = {"median_msgs_per_s": median(results[c][name]),
                          "runs_msgs_per_s": results[c][name],
-                         "median_ratio_to_A": median(ratios), "ratios_to_A": ratios}
+                         "median_ratio_to_A": median(ratios), "ratios_to_A": ratios,
+                         "median_cpu_ms_per_msg": median(cpu[c][name]),
+                         "runs_cpu_ms_per_msg": cpu[c][name],
+                         "median_cpu_ratio_to_A": median(cpu_ratios)}
         out["by_concurrency"][str(c)] = per
     return out
 
@@ -557,6 +585,9 @@ def print_summary(r):
         for c, per in s["by_concurrency"].items():
             log(f"  {c} connection(s): " + "; ".join(
                 f"{n} {v['median_msgs_per_s']:.1f} msg/s (x{v['median_ratio_to_A']:.3f})" for n, v in per.items()))
+            log("      Exim CPU per message: " + "; ".join(
+                f"{n} {v['median_cpu_ms_per_msg']:.2f} ms (capacity x{v['median_cpu_ratio_to_A']:.3f})"
+                for n, v in per.items()))
         log("  (target: C >= 0.95 x A)")
         if s["panic_log"]:
             log(f"  PANIC LOG not empty: {s['panic_log']}")

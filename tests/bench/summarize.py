@@ -131,6 +131,13 @@ def main():
                 print(f"  SMTP {conc} conn: A {per['A']['median_msgs_per_s']:.1f} msg/s, "
                       f"B/A {rb:.3f}, C/A {ra:.3f} (target C/A >= 0.95: {verdict(ra >= 0.95)})"
                       + (f", C lean/A {lean['median_ratio_to_A']:.3f}" if lean else ""))
+                if "median_cpu_ms_per_msg" in per["A"]:
+                    ca = per["C"]["median_cpu_ratio_to_A"]
+                    print(f"           Exim CPU/message: A {per['A']['median_cpu_ms_per_msg']:.2f} ms, "
+                          f"B {per['B']['median_cpu_ms_per_msg']:.2f}, C {per['C']['median_cpu_ms_per_msg']:.2f}"
+                          + (f", C lean {lean['median_cpu_ms_per_msg']:.2f}" if lean else "")
+                          + f"; capacity C/A {ca:.3f} ({verdict(ca >= 0.95)})"
+                          + (f", C lean/A {lean['median_cpu_ratio_to_A']:.3f}" if lean else ""))
     return 0
 
 

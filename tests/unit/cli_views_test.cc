@@ -117,5 +117,46 @@ TEST_F(ViewsTest, RecordJsonHasTheDocumentedShape) {
             std::string::npos);
 }
 
+TEST_F(ViewsTest, LearnedRuleSaysWhereItsLimitComesFrom) {
+  // The default rcpt-rate is learned: a new account gets its fallback (1000)
+  // until it has min_history (3d) and min_active_hours (8) behind it.
+  ASSERT_TRUE(engine_.CheckSender("grace", "192.0.2.1"));
+  const std::vector<RuleView> first = ViewRules(policy_, Record("grace"), clock_.Now());
+  const RuleView fresh = Find(first, "rcpt-rate");
+  EXPECT_FALSE(fresh.learned);
+  EXPECT_DOUBLE_EQ(fresh.limit, 1000);
+  EXPECT_EQ(LimitSource(fresh), "fallback");
+  EXPECT_EQ(LimitMarker(fresh), "fallback: too little history");
+  EXPECT_EQ(LimitSource(Find(first, "bounce-flood")), "static");
+  EXPECT_EQ(LimitMarker(Find(first, "bounce-flood")), "");
+
+  // Four days of 10 an hour (11 in the first): learned, 3 x 11 (above the
+  // floor of 20).
+  for (int hour = 0; hour < 4 * 24; ++hour) {
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(engine_.CheckSender("grace", "192.0.2.1"));
+    clock_.Advance(3600);
+  }
+  const AccountRecord record = Record("grace");
+  const std::vector<RuleView> later = ViewRules(policy_, record, clock_.Now());
+  const RuleView learned = Find(later, "rcpt-rate");
+  EXPECT_TRUE(learned.learned);
+  EXPECT_DOUBLE_EQ(learned.limit, 33);
+  EXPECT_EQ(LimitSource(learned), "learned");
+  EXPECT_EQ(LimitMarker(learned), "learned");
+  const AccountSummary summary = Summarize(policy_, record, clock_.Now());
+  const MetricView& rcpt = summary.metrics[0];
+  ASSERT_EQ(rcpt.metric, Metric::kRecipients);
+  EXPECT_TRUE(rcpt.learned_rule);
+  EXPECT_TRUE(rcpt.learned);
+  EXPECT_DOUBLE_EQ(rcpt.limit, 33);
+
+  JsonWriter json(/*pretty=*/false);
+  WriteRulesJson(json, {learned, fresh});
+  const std::string text = json.Take();
+  EXPECT_NE(text.find(R"("limit":33,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("learned":true,"limit_source":"learned"})"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("learned":false,"limit_source":"fallback"})"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace senderwatch::cli
