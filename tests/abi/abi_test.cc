@@ -3,6 +3,7 @@
 // and function names, NULL-terminated, argc counts the arguments, and *yield
 // starts as NULL.
 #include <dlfcn.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -84,6 +85,33 @@ TEST_F(PluginAbi, LocksAfterBounceRatioAndSaysWhy) {
   const std::string v = Call("check_sender", {"mallory", "192.0.2.1", Config()});
   EXPECT_EQ(v.rfind("verdict=lock rule=bounce-ratio metric=bounce_ratio", 0), 0u) << v;
   EXPECT_TRUE(LogContains("account mallory locked by rule bounce-ratio"));
+}
+
+TEST_F(PluginAbi, LockRunsTheNotifyCommandDetached) {
+  const std::string out = spool_.Join("notified");
+  const std::string path = spool_.Join("notify.toml");
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fprintf(f, "notify = \"env > %s.tmp && mv %s.tmp %s\"\n[store]\npath = \"%s/db\"\ndurability = \"none\"\n",
+               out.c_str(), out.c_str(), out.c_str(), spool_.path().c_str());
+  std::fclose(f);
+  const std::string cfg = "config=" + path;
+  for (int i = 0; i < 11; ++i) {
+    Call("check_sender", {"trudy", "10." + std::to_string(i) + ".0.1", cfg});
+  }
+  std::string env;
+  for (int i = 0; i < 100 && env.empty(); ++i) {  // detached: poll for up to 5 s
+    if (FILE* in = std::fopen(out.c_str(), "r")) {
+      char buffer[4096];
+      const size_t n = std::fread(buffer, 1, sizeof buffer, in);
+      env.assign(buffer, n);
+      std::fclose(in);
+    } else {
+      usleep(50'000);
+    }
+  }
+  EXPECT_NE(env.find("SENDERWATCH_ACCOUNT=trudy"), std::string::npos) << env;
+  EXPECT_NE(env.find("SENDERWATCH_RULE=client-networks"), std::string::npos) << env;
+  EXPECT_NE(env.find("SENDERWATCH_METRIC=client_ips"), std::string::npos) << env;
 }
 
 TEST_F(PluginAbi, OverridesComeFromAnArgument) {
