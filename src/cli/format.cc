@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "senderwatch/units.h"
+#include "senderwatch/utf8.h"
 
 namespace senderwatch::cli {
 namespace {
@@ -37,34 +38,6 @@ void AppendHexEscape(std::string& out, unsigned char byte) {
   out += buffer;
 }
 
-// Length of a valid UTF-8 sequence at text[i] (0: invalid), with its code point.
-size_t Utf8Length(std::string_view text, size_t i, uint32_t* code) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length;
-  uint32_t value;
-  uint32_t least;
-  if (lead < 0x80) {
-    *code = lead;
-    return 1;
-  } else if ((lead & 0xe0) == 0xc0) {
-    length = 2, value = lead & 0x1fu, least = 0x80;
-  } else if ((lead & 0xf0) == 0xe0) {
-    length = 3, value = lead & 0x0fu, least = 0x800;
-  } else if ((lead & 0xf8) == 0xf0) {
-    length = 4, value = lead & 0x07u, least = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    value = (value << 6) | (byte(i + k) & 0x3fu);
-  }
-  if (value < least || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) return 0;
-  *code = value;
-  return length;
-}
 
 }  // namespace
 
@@ -91,7 +64,7 @@ std::string SanitizeForTerminal(std::string_view text) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
     uint32_t code = 0;
-    const size_t length = Utf8Length(text, i, &code);
+    const size_t length = Utf8SequenceLength(text, i, &code);
     if (length == 0) {
       AppendHexEscape(out, static_cast<unsigned char>(text[i]));
       ++i;

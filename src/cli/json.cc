@@ -4,6 +4,7 @@
 #include <cassert>
 #include <charconv>
 #include <cmath>
+#include "senderwatch/utf8.h"
 
 namespace senderwatch::cli {
 namespace {
@@ -15,36 +16,6 @@ void AppendUnicodeEscape(std::string& out, uint32_t code) {
   for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(code >> shift) & 0xf];
 }
 
-// Length of the valid UTF-8 sequence at text[i], or 0 when the bytes there
-// are not one (overlong forms, surrogates, code points above U+10FFFF and
-// truncated sequences are all invalid). Sets *code to the code point.
-size_t Utf8Sequence(std::string_view text, size_t i, uint32_t* code) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length;
-  uint32_t value;
-  uint32_t least;
-  if (lead < 0x80) {
-    *code = lead;
-    return 1;
-  } else if ((lead & 0xe0) == 0xc0) {
-    length = 2, value = lead & 0x1fu, least = 0x80;
-  } else if ((lead & 0xf0) == 0xe0) {
-    length = 3, value = lead & 0x0fu, least = 0x800;
-  } else if ((lead & 0xf8) == 0xf0) {
-    length = 4, value = lead & 0x07u, least = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    value = (value << 6) | (byte(i + k) & 0x3fu);
-  }
-  if (value < least || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) return 0;
-  *code = value;
-  return length;
-}
 
 }  // namespace
 
@@ -54,7 +25,7 @@ std::string JsonQuote(std::string_view text) {
   out += '"';
   for (size_t i = 0; i < text.size();) {
     uint32_t code = 0;
-    const size_t length = Utf8Sequence(text, i, &code);
+    const size_t length = Utf8SequenceLength(text, i, &code);
     if (length == 0) {  // not UTF-8: one replacement character per bad byte
       out += "\\ufffd";
       ++i;

@@ -194,8 +194,9 @@ Result<LearnReport> MergeReplayed(Store& replayed, Store& store, const Policy& p
           result.outcome == LearnOutcome::kNew || result.outcome == LearnOutcome::kExtended;
       return changed && !options.dry_run ? WriteMode::kSoft : WriteMode::kSkip;
     };
-    // A record the store cannot decode stays as it is; the others go on.
-    const auto fails = [&](const Error& error) {
+    // A record the store cannot decode stays as it is and the others go
+    // on; true when the merge must stop.
+    const auto stops = [&](const Error& error) {
       if (error.kind == ErrorKind::kStoreCorrupt || error.kind == ErrorKind::kUnsupported) {
         result.outcome = LearnOutcome::kUnreadable;
         return false;
@@ -206,14 +207,14 @@ Result<LearnReport> MergeReplayed(Store& replayed, Store& store, const Policy& p
     if (options.dry_run) {
       auto existing = store.Get(learned.account);
       if (!existing) {
-        if (fails(existing.error())) return false;
+        if (stops(existing.error())) return false;
       } else {
         AccountRecord stored = existing->value_or(AccountRecord{});
         stored.account = learned.account;
         merge(stored);
       }
     } else if (auto updated = store.Update(learned.account, merge); !updated) {
-      if (fails(updated.error())) return false;
+      if (stops(updated.error())) return false;
     }
     switch (result.outcome) {
       case LearnOutcome::kNew: ++report.added; break;

@@ -276,6 +276,51 @@ TEST_F(LearnTest, ALockStaysAndTheRecipientFilterIsMerged) {
                                          generation_hours));
 }
 
+// A store whose record of one account cannot be decoded, or that fails
+// outright: the seams the merge must handle.
+class FaultyStore final : public Store {
+ public:
+  FaultyStore(Store& inner, std::string undecodable, bool broken = false)
+      : inner_(inner), undecodable_(std::move(undecodable)), broken_(broken) {}
+  Result<AccountRecord> Update(std::string_view account, const Mutator& mutate) override {
+    if (broken_) return MakeError(ErrorKind::kStoreIo, "mdb_put: EIO");
+    if (account == undecodable_) return MakeError(ErrorKind::kStoreCorrupt, "undecodable record");
+    return inner_.Update(account, mutate);
+  }
+  Result<std::optional<AccountRecord>> Get(std::string_view account) override {
+    return inner_.Get(account);
+  }
+  Result<ScanReport> ForEach(const Visitor& visit) override { return inner_.ForEach(visit); }
+  Result<bool> Erase(std::string_view account) override { return inner_.Erase(account); }
+  Result<PruneReport> Prune(UnixSeconds now) override { return inner_.Prune(now); }
+  Result<StoreStats> Stats() override { return inner_.Stats(); }
+  std::string Location() const override { return "faulty"; }
+
+ private:
+  Store& inner_;
+  std::string undecodable_;
+  bool broken_;
+};
+
+TEST_F(LearnTest, AnUndecodableRecordIsSkippedAndAStoreErrorStops) {
+  const UnixSeconds now = kT0 + 3 * kDay;
+  Hours(replayer_, AccountRef{0, "alice"}, kT0, now - kHour, 4);
+  Hours(replayer_, AccountRef{1, "bob"}, kT0, now - kHour, 4);
+  MergeOptions options;
+  options.now = now;
+  FaultyStore faulty(*store_, "alice");
+  auto report = MergeReplayed(*replayed_, faulty, policy_, options);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->unreadable, 1u);
+  EXPECT_EQ(report->added, 1u);
+  EXPECT_TRUE(*store_->Get("bob"));
+
+  FaultyStore broken(*store_, "", /*broken=*/true);
+  auto failed = MergeReplayed(*replayed_, broken, policy_, options);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, ErrorKind::kStoreIo);
+}
+
 }  // namespace
 }  // namespace senderwatch::eximlog
 
