@@ -4,6 +4,7 @@
 #include <cassert>
 #include <charconv>
 #include <cmath>
+
 #include "senderwatch/utf8.h"
 
 namespace senderwatch::cli {
