@@ -54,14 +54,14 @@ account is merged into the store (--db, the plugin's store by default):
 So it is safe to run while the plugin is running, and on logs older than the
 store's data (to lengthen the history after the fact). Running it twice on
 the same logs adds nothing the second time. What it cannot tell apart is the
-same mail in two different files (a log and a copy of it, or mainlog.1 next
-to the uncompressed mainlog.1.gz): give each log once, or the history of the
-accounts new to the store counts those events twice and their learned
-limits come out too high.
+same mail in two files given together (a log and a copy of it, such as
+mainlog.1 and mainlog.1.gz): give each log once, or those events are counted
+twice and the learned limits come out too high.
 
 Not written: accounts whose last mail in the logs is older than [store]
-retention (gc would remove them at once), and names with no recipient and
-no bounce (failed logins only: user names guessed by attackers).
+retention (gc would remove them at once), names with no recipient and no
+bounce (failed logins only: user names guessed by attackers), and accounts
+whose stored record cannot be decoded (left as they are).
 
 LOG is a main log as Exim writes it under any log_selector, as for replay:
 rotated and gzip-compressed files, '-' for standard input; files are read
@@ -169,7 +169,9 @@ int RunLearn(const GlobalOptions& base, std::span<const std::string> args) {
   eximlog::MergeOptions merge_options;
   merge_options.now = now;
   merge_options.dry_run = dry_run;
-  merge_options.on_account = [&](const eximlog::LearnedAccount& a) { accounts.push_back(a); };
+  if (ctx.options.json) {
+    merge_options.on_account = [&](const eximlog::LearnedAccount& a) { accounts.push_back(a); };
+  }
   auto report = eximlog::MergeReplayed(*replayed, *ctx.store, ctx.policy, merge_options);
   if (!report) return ReportError(report.error());
   const double seconds =

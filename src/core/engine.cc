@@ -87,7 +87,17 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
     }
     if (foreign_sender) r.Count(Counter::kSenderMismatch, now);
   });
-  if (!counted) return std::unexpected(counted.error());
+  if (!counted) {
+    // Counting failed (a full store, say): a lock must still hold, so read
+    // the record; the failure rides along in the verdict.
+    auto stored = store_.Get(*name);
+    if (stored && stored->has_value() && (*stored)->IsLocked(clock_.Now())) {
+      Verdict locked = Evaluate(policy_, **stored, clock_.Now(), overrides);
+      locked.error = counted.error().message;
+      return locked;
+    }
+    return std::unexpected(counted.error());
+  }
   return verdict;
 }
 

@@ -1,6 +1,6 @@
 // The on-disk record format (docs/format.md is the reference and must change
-// with this file). Fixed little-endian fields first, then length-prefixed
-// strings. Version 2 is written; version 1 is still read (migration happens
+// with this file). A fixed little-endian header, the ring slots and networks
+// in use, the lock, then length-prefixed strings. Version 2 is written; version 1 is still read (migration happens
 // on the next write). The decoder treats its input as hostile: it is fuzzed
 // with arbitrary bytes and must return an Error, never crash.
 #include <algorithm>
@@ -17,8 +17,8 @@ constexpr char kMagic[3] = {'S', 'W', 'R'};
 
 // What differs between the versions this decoder reads.
 struct Layout {
-  int counters;          // counters per ring slot
-  int hour_count_bytes;  // 4 in v1, 2 in v2
+  int counters;          // counters per ring slot (fixed rings: v1 only)
+  int hour_count_bytes;  // v1: 4
   size_t reason_max;
   size_t who_max;
   constexpr size_t FixedSize() const {
@@ -30,7 +30,6 @@ struct Layout {
 constexpr Layout kV1{4, 4, 160, 32};
 constexpr Layout kV2{kCounterCount, 2, 128, 32};
 static_assert(kV1.FixedSize() == 1288);
-static_assert(kV2.FixedSize() == 1600);
 constexpr size_t kMaxRule = 64;
 
 class Writer {
@@ -97,11 +96,60 @@ std::unexpected<Error> Corrupt(const std::string& why) {
   return MakeError(ErrorKind::kStoreCorrupt, "undecodable record: " + why);
 }
 
+// Version 2 stores only the ring slots and networks in use: an account
+// active in a few minutes takes a few hundred bytes, so several records
+// share an LMDB page (a fixed 1.6 KB layout filled one page per account).
+template <typename Ring>
+void WriteRing(Writer& w, const Ring& ring) {
+  uint8_t used = 0;
+  for (int slot = 0; slot < Ring::kSlots; ++slot) {
+    for (int c = 0; c < kCounterCount; ++c) {
+      if (ring.data()[slot * kCounterCount + c] != 0) {
+        ++used;
+        break;
+      }
+    }
+  }
+  w.U8(used);
+  for (int slot = 0; slot < Ring::kSlots; ++slot) {
+    uint8_t mask = 0;
+    for (int c = 0; c < kCounterCount; ++c) {
+      if (ring.data()[slot * kCounterCount + c] != 0) mask = static_cast<uint8_t>(mask | (1u << c));
+    }
+    if (mask == 0) continue;
+    w.U8(static_cast<uint8_t>(slot));
+    w.U8(mask);
+    for (int c = 0; c < kCounterCount; ++c) {
+      if (mask & (1u << c)) w.U16(ring.data()[slot * kCounterCount + c]);
+    }
+  }
+}
+
+template <typename Ring>
+bool ReadSparseRing(Reader& in, Ring& ring) {
+  const uint8_t used = in.U8();
+  if (used > Ring::kSlots) return false;
+  int previous = -1;
+  for (int i = 0; i < used; ++i) {
+    const uint8_t slot = in.U8();
+    const uint8_t mask = in.U8();
+    // Slots in increasing order, each once; only known counters; none empty.
+    if (slot >= Ring::kSlots || slot <= previous || mask == 0 || mask >= (1u << kCounterCount)) {
+      return false;
+    }
+    previous = slot;
+    for (int c = 0; c < kCounterCount; ++c) {
+      if (mask & (1u << c)) ring.data()[slot * kCounterCount + c] = in.U16();
+    }
+  }
+  return in.ok();
+}
+
 }  // namespace
 
 std::string EncodeRecord(const AccountRecord& r) {
   std::string out;
-  out.reserve(kV2.FixedSize() + 64);
+  out.reserve(256);
   Writer w(out);
   for (char c : kMagic) w.U8(static_cast<uint8_t>(c));
   w.U8(kRecordVersion);
@@ -115,16 +163,15 @@ std::string EncodeRecord(const AccountRecord& r) {
   w.U32(r.minutes.head());
   w.U32(r.hours.head());
   w.U32(0);
-  for (int i = 0; i < MinuteRing::kSlots * kCounterCount; ++i) w.U16(r.minutes.data()[i]);
-  for (int i = 0; i < HourRing::kSlots * kCounterCount; ++i) w.U16(r.hours.data()[i]);
-  for (int i = 0; i < kMaxNetworks; ++i) {
+  WriteRing(w, r.minutes);
+  WriteRing(w, r.hours);
+  for (int i = 0; i < r.network_count; ++i) {
     const NetworkSighting& n = r.networks[static_cast<size_t>(i)];
-    const bool used = i < r.network_count;
-    w.U8(used ? n.network.family : 0);
+    w.U8(n.network.family);
     w.Zero(3);
-    for (uint8_t b : n.network.prefix) w.U8(used ? b : 0);
-    w.U32(used ? n.first_minute : 0);
-    w.U32(used ? n.last_minute : 0);
+    for (uint8_t b : n.network.prefix) w.U8(b);
+    w.U32(n.first_minute);
+    w.U32(n.last_minute);
   }
   w.I64(r.lock.since);
   w.I64(r.lock.until);
@@ -155,7 +202,7 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view acco
   }
   if (version != 1 && version != 2) return Corrupt("bad version " + std::to_string(version));
   const Layout& layout = version == 1 ? kV1 : kV2;
-  if (bytes.size() < layout.FixedSize()) return Corrupt("truncated");
+  if (version == 1 && bytes.size() < kV1.FixedSize()) return Corrupt("truncated");
 
   AccountRecord r;
   r.account = std::string(account);
@@ -175,18 +222,24 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view acco
   r.minutes.set_head(in.U32());
   r.hours.set_head(in.U32());
   in.Skip(4);
-  // Counters a v1 record lacks stay zero.
-  for (int slot = 0; slot < MinuteRing::kSlots; ++slot) {
-    for (int c = 0; c < layout.counters; ++c) r.minutes.data()[slot * kCounterCount + c] = in.U16();
-  }
-  for (int slot = 0; slot < HourRing::kSlots; ++slot) {
-    for (int c = 0; c < layout.counters; ++c) {
-      const uint64_t v = in.Uint(layout.hour_count_bytes);
-      r.hours.data()[slot * kCounterCount + c] =
-          static_cast<uint16_t>(std::min<uint64_t>(v, std::numeric_limits<uint16_t>::max()));
+  if (version == 1) {
+    // Fixed rings of 4 counters; the counters v1 lacks stay zero.
+    for (int slot = 0; slot < MinuteRing::kSlots; ++slot) {
+      for (int c = 0; c < layout.counters; ++c) r.minutes.data()[slot * kCounterCount + c] = in.U16();
     }
+    for (int slot = 0; slot < HourRing::kSlots; ++slot) {
+      for (int c = 0; c < layout.counters; ++c) {
+        const uint64_t v = in.Uint(layout.hour_count_bytes);
+        r.hours.data()[slot * kCounterCount + c] =
+            static_cast<uint16_t>(std::min<uint64_t>(v, std::numeric_limits<uint16_t>::max()));
+      }
+    }
+  } else if (!ReadSparseRing(in, r.minutes) || !ReadSparseRing(in, r.hours)) {
+    return Corrupt("bad ring");
   }
-  for (int i = 0; i < kMaxNetworks; ++i) {
+  // v1 stores all 16 network entries; v2 only those in use.
+  const int stored_networks = version == 1 ? kMaxNetworks : network_count;
+  for (int i = 0; i < stored_networks; ++i) {
     NetworkSighting& n = r.networks[static_cast<size_t>(i)];
     n.network.family = in.U8();
     in.Skip(3);
@@ -195,6 +248,7 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view acco
     n.last_minute = in.U32();
     const bool used = i < network_count;
     if (used && n.network.family != 4 && n.network.family != 6) return Corrupt("bad network family");
+    if (!used) n = NetworkSighting{};
   }
   r.lock.since = in.I64();
   r.lock.until = in.I64();
@@ -211,7 +265,7 @@ Result<AccountRecord> DecodeRecord(std::string_view bytes, std::string_view acco
   r.lock.by = in.Str(layout.who_max, kV2.who_max);
   r.last_release.by = in.Str(layout.who_max, kV2.who_max);
   r.last_release.reason = in.Str(layout.reason_max, kV2.reason_max);
-  if (!in.ok()) return Corrupt("truncated strings");
+  if (!in.ok()) return Corrupt("truncated");
   if (in.remaining() != 0) return Corrupt("trailing bytes");
   return r;
 }

@@ -31,6 +31,14 @@ bool HasMail(const AccountRecord& record) {
          std::any_of(record.history.bounces.begin(), record.history.bounces.end(), nonzero);
 }
 
+// The oldest hour a record can still tell the count of: its history keeps
+// kHistoryHours behind its head, its hour ring 24 hours behind its own.
+uint32_t OldestKnownHour(const AccountRecord& record, uint32_t first_seen_hour) {
+  const uint32_t newest = std::max(record.history.head_hour, record.hours.head());
+  const uint32_t reach = kHistoryHours + HourRing::kSlots;
+  return std::max(first_seen_hour, newest > reach ? newest - reach : 0u);
+}
+
 // Hours with recipients or bounces in [first, last].
 uint64_t HoursWithMail(const AccountRecord& record, uint32_t first, uint32_t last) {
   uint64_t hours = 0;
@@ -73,8 +81,10 @@ void AddToHistory(std::array<uint8_t, kHistoryHours>& counts, uint32_t hour, uin
 // Works on `stored` freely: the caller keeps the result only for kExtended.
 LearnOutcome Extend(AccountRecord& stored, const AccountRecord& learned, uint64_t& hours_added) {
   const uint32_t boundary = HourOf(stored.first_seen);
-  const uint32_t learned_first = HourOf(learned.first_seen);
-  if (learned.first_seen == 0 || learned_first >= boundary) return LearnOutcome::kUpToDate;
+  if (learned.first_seen == 0 || HourOf(learned.first_seen) >= boundary) {
+    return LearnOutcome::kUpToDate;
+  }
+  const uint32_t learned_first = OldestKnownHour(learned, HourOf(learned.first_seen));
   // The hour the store's record began is the store's alone: the logs' part
   // of it cannot be told apart from what the plugin counted.
   const uint32_t last = std::min(boundary - 1, HourOf(learned.last_seen));
@@ -157,7 +167,7 @@ LearnOutcome MergeLearned(AccountRecord& stored, const AccountRecord& learned,
   stored.networks = learned.networks;
   stored.network_count = learned.network_count;
   stored.history = learned.history;
-  const uint32_t first = HourOf(learned.first_seen);
+  const uint32_t first = OldestKnownHour(learned, HourOf(learned.first_seen));
   const uint32_t last = HourOf(learned.last_seen);
   hours_added = first == 0 ? 0 : HoursWithMail(learned, first, last);
   return LearnOutcome::kNew;

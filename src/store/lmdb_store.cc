@@ -637,8 +637,13 @@ Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
   // Most events leave the history as it was (it changes once an hour and
   // when a new recipient is seen): write it only then.
   if (history_) {
+    // An account without history (new, or only seen in failed logins)
+    // stores none: no bytes read as an empty history.
+    static const std::string kEmptyHistory = EncodeHistory(AccountHistory{});
     std::string history = EncodeHistory(record.history);
-    if (history != *history_before) {
+    const bool unchanged = history == *history_before ||
+                           (history_before->empty() && history == kEmptyHistory);
+    if (!unchanged) {
       if (auto r = txn->Put(*history_, account, history); !r) return std::unexpected(r.error());
     }
   }

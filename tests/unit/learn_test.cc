@@ -244,6 +244,18 @@ TEST_F(LearnTest, FailedLoginsOnlyAndStaleAccountsAreNotWritten) {
   ASSERT_EQ(accounts_.size(), 3u);
 }
 
+TEST_F(LearnTest, LogsOfYearsCountOnlyTheHoursTheHistoryHolds) {
+  // One recipient 400 days ago, then three days of mail: the history holds
+  // 14 days, so the old hour is gone; the account is still known since then.
+  const UnixSeconds now = kT0 + 3 * kDay + kHour;
+  replayer_.OnRecipient(kT0 - 400 * kDay, AccountRef{0, "old"}, "192.0.2.1", "", "x@y.test");
+  Hours(replayer_, AccountRef{0, "old"}, kT0, kT0 + 3 * kDay, 4);
+  const LearnReport report = Merge(now);
+  EXPECT_EQ(report.added, 1u);
+  EXPECT_EQ(report.hours_new, 72u);
+  EXPECT_EQ(Get(*store_, "old").first_seen, kT0 - 400 * kDay);
+}
+
 TEST_F(LearnTest, DryRunWritesNothing) {
   Hours(replayer_, AccountRef{0, "ordinary"}, kT0, kT0 + 3 * kDay, 4);
   const LearnReport report = Merge(kT0 + 3 * kDay, /*dry_run=*/true);
