@@ -97,8 +97,11 @@ int RunDump(const GlobalOptions& base, std::span<const std::string> args) {
   });
   if (!scan) return ReportError(scan.error());
   std::string out = table.rows() > 0 ? table.Render(ctx.options.color) : std::string();
-  out += (table.rows() > 0 ? "\n" : "") + Plural(scan->records, "record") + ", " +
-         std::to_string(locked) + " locked, in " + SanitizeForTerminal(ctx.store_path) + "\n";
+  if (table.rows() > 0) out += '\n';
+  out += Plural(scan->records, "record");
+  out += ", " + std::to_string(locked) + " locked, in ";
+  out += SanitizeForTerminal(ctx.store_path);
+  out += '\n';
   if (scan->undecodable > 0) {
     std::fprintf(stderr,
                  "senderwatch: warning: %llu records could not be decoded (gc removes them)\n",

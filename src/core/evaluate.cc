@@ -13,10 +13,13 @@ namespace {
 // Hourly count of `counter` in completed hour `hour`: the exact hour ring
 // for recent hours not yet absorbed, the long history for older ones.
 uint64_t HourValue(const AccountRecord& record, Counter counter, uint32_t hour) {
-  if (record.history.head_hour == 0 || hour > record.history.head_hour) {
+  const AccountHistory& history = record.history;
+  if (history.head_hour == 0 || hour > history.head_hour) {
     return record.hours.Sum(counter, hour, hour);
   }
-  return record.history.HourCount(counter, hour).value_or(0);
+  if (hour + kHistoryHours <= history.head_hour) return 0;  // older than the history
+  const auto& hourly = counter == Counter::kBounces ? history.bounces : history.recipients;
+  return DequantizeCount(hourly[hour % kHistoryHours]);
 }
 
 bool HasHistory(const LearnSettings& learn, const AccountRecord& record, UnixSeconds now) {

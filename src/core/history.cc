@@ -2,6 +2,7 @@
 // history codec (version 1, docs/format.md "History layout").
 #include "senderwatch/history.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -40,8 +41,17 @@ uint8_t QuantizeCount(uint64_t count) {
 }
 
 uint64_t DequantizeCount(uint8_t code) {
-  if (code < 32) return code;
-  return static_cast<uint64_t>(32.0 * std::exp2((code - 32) / 16.0));
+  // A table: learned limits decode every hour of the span on each check.
+  static const std::array<uint64_t, 256> kValues = [] {
+    std::array<uint64_t, 256> values{};
+    for (int c = 0; c < 256; ++c) {
+      values[static_cast<size_t>(c)] =
+          c < 32 ? static_cast<uint64_t>(c)
+                 : static_cast<uint64_t>(32.0 * std::exp2((c - 32) / 16.0));
+    }
+    return values;
+  }();
+  return kValues[code];
 }
 
 void AccountHistory::Absorb(const SlotRing<24, uint16_t>& hours, uint32_t now_hour) {
