@@ -2,6 +2,7 @@
 // data.mdb). Beyond "never crash": whatever decodes must be usable the way
 // the engine uses it (count, see a network, evaluate, encode), and encoding
 // is a fixed point: encode(decode(encode(r))) == encode(r).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,11 +20,14 @@ namespace {
   __builtin_trap();
 }
 
-// t + d, clamped instead of overflowing (a decoded time may be anything).
+// A clock reading near t + d. The record's own times may be anything (it
+// is hostile); a clock is not: the system clock reads between 1970 and, say,
+// the year 36,000 (2^40 seconds). Clamped to that, without overflowing.
 senderwatch::UnixSeconds Shift(senderwatch::UnixSeconds t, int64_t d) {
+  constexpr senderwatch::UnixSeconds kLatest = senderwatch::UnixSeconds{1} << 40;
   senderwatch::UnixSeconds out = 0;
-  if (__builtin_add_overflow(t, d, &out)) return d > 0 ? INT64_MAX : INT64_MIN;
-  return out;
+  if (__builtin_add_overflow(t, d, &out)) out = d > 0 ? kLatest : 0;
+  return std::clamp<senderwatch::UnixSeconds>(out, 0, kLatest);
 }
 
 const senderwatch::Policy& TestPolicy() {
@@ -47,11 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!decoded) Fail("EncodeRecord wrote bytes DecodeRecord refuses");
   if (EncodeRecord(*decoded) != encoded) Fail("encode/decode is not a fixed point");
 
-  // What the engine does with a stored record, at times around the record's
-  // own (a clock that jumped back or forward) and at the extremes.
-  const UnixSeconds times[] = {record->last_seen, Shift(record->last_seen, 59),
-                               Shift(record->last_seen, -3600),
-                               record->first_seen, 0, 1'790'000'000, int64_t{1} << 40};
+  // What the engine does with a stored record, at clock readings around the
+  // record's own times (a clock that jumped back or forward) and at the
+  // extremes of a real clock.
+  const UnixSeconds times[] = {Shift(record->last_seen, 0),     Shift(record->last_seen, 59),
+                               Shift(record->last_seen, -3600), Shift(record->first_seen, 0),
+                               0, 1'790'000'000, int64_t{1} << 40};
   ClientNetwork network;
   network.family = 4;
   network.prefix = {192, 0, 2, 0, 0, 0, 0, 0};
