@@ -37,6 +37,9 @@ std::string FormatPolicy(const Policy& p) {
   std::string out;
   out += "on_error = " + Quote(p.on_error == OnError::kAccept ? "accept" : "defer") + "\n";
   if (!p.notify.empty()) out += "notify = " + Quote(p.notify) + "\n";
+  // No rules at all must stay no rules: a file without any rule key means
+  // the built-in rules. (A top-level key, so before the first table.)
+  if (p.rules.empty()) out += "rule = []\n";
   out += "\n[store]\n";
   if (!p.store.path.empty()) out += "path = " + Quote(p.store.path) + "\n";
   else out += "# path = \"$spool_directory/db/senderwatch\" (the default)\n";

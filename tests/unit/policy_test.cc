@@ -64,6 +64,16 @@ TEST(Policy, FormatParsesBackToTheSamePolicy) {
   EXPECT_EQ(FormatPolicy(*again), FormatPolicy(p));
 }
 
+TEST(Policy, AnEmptyRuleListSurvivesFormatting) {
+  // Found by fuzz_policy: "rule = []" means no rules, not the defaults.
+  auto p = ParsePolicy("rule = []\n[store]\n", "empty.toml");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_TRUE(p->rules.empty());
+  auto again = ParsePolicy(FormatPolicy(*p), "formatted");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->rules.empty());
+}
+
 TEST(LimitOverrides, ParsesLimitsAndOff) {
   auto o = ParseLimitOverrides("bounce-flood=200, rcpt-rate=off;bounce-ratio=0.5");
   ASSERT_TRUE(o);
