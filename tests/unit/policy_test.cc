@@ -74,6 +74,15 @@ TEST(Policy, AnEmptyRuleListSurvivesFormatting) {
   EXPECT_TRUE(again->rules.empty());
 }
 
+TEST(Policy, FormattingEscapesControlCharacters) {
+  // Found by fuzz_policy: a notify command with an escaped newline.
+  auto p = ParsePolicy("notify = \"a \\\"b\\nc\\u0001\\\"\"\n", "n.toml");
+  ASSERT_TRUE(p) << p.error().message;
+  auto again = ParsePolicy(FormatPolicy(*p), "formatted");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->notify, p->notify);
+}
+
 TEST(LimitOverrides, ParsesLimitsAndOff) {
   auto o = ParseLimitOverrides("bounce-flood=200, rcpt-rate=off;bounce-ratio=0.5");
   ASSERT_TRUE(o);
