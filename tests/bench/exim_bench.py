@@ -19,15 +19,16 @@ its output. Three parts:
 2. Cold start: the extra wall time of an `exim -be` process whose first (and
    only) expansion calls check_sender, against one that expands a constant.
    Also for a dependency-free C module (the floor) and for the plugin linked
-   differently (tests/bench/CMakeLists.txt). Medians of interleaved runs.
+   as it used to be (tests/bench/CMakeLists.txt). Medians of interleaved runs.
 
 3. SMTP load through a real Exim daemon on 127.0.0.1 (eximlab.py's Lab with
    exim-snippets/example-exim4.conf), messages queued (-odq) so that only
    reception is measured: (A) no checks, (B) the original request's two
    ratelimit stanzas in the RCPT ACL (and its acl_not_smtp one), (C) the
    shipped senderwatch snippets with the built-in default policy, and
-   (C lean) the same with the plugin linked as the cold-start experiment
-   suggests (tests/bench/CMakeLists.txt: senderwatch-lean.so). Each
+   (C shared-rt) the same with the plugin linked as it used to be, with the
+   shared C++ runtime (tests/bench/CMakeLists.txt: senderwatch-shared-rt.so).
+   Each
    message: connect, EHLO, AUTH PLAIN, MAIL, 3 RCPT, DATA, QUIT (not waiting
    for the 221, see SmtpClient.message), from one of 50 accounts. 1 and 8 concurrent connections. Throughput ratio to (A),
    median over rounds that run A, B and C back to back in shuffled order.
@@ -58,6 +59,7 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 import eximlab  # noqa: E402
 
 EXIM = eximlab.EXIM
+SHARED_RT = "earlier link: shared libstdc++, libtomlplusplus"
 ACCOUNTS = 50
 RCPTS_PER_MESSAGE = 3
 
@@ -290,7 +292,7 @@ class QueueOnlyLab(eximlab.Lab):
                         pass
 
 
-def make_labs(base, plugin, lean_plugin=None):
+def make_labs(base, plugin, other_plugin=None):
     users = [f"user{i}" for i in range(ACCOUNTS)]
     a = snippets_dir(base, "A", "# (A) no checks\n", "")
     b = snippets_dir(base, "B", RCPT_B, NOT_SMTP_B)
@@ -306,13 +308,13 @@ def make_labs(base, plugin, lean_plugin=None):
                          policy_text="")
     eximlab.write_file(lab_c.policy, f'[store]\npath = "{lab_c.store}"\n')
     labs["C"] = lab_c
-    if lean_plugin:
-        # (C lean): the same, with the plugin linked as the cold-start
-        # experiment suggests (static C++ runtime, toml++ compiled in).
-        lab = QueueOnlyLab("bench-C-lean", [], users=users, plugin=lean_plugin, with_sink=False,
-                           policy_text="")
+    if other_plugin:
+        # (C shared-rt): the same with the plugin linked as it used to be
+        # (shared libstdc++ and libtomlplusplus), to see what the link saves.
+        lab = QueueOnlyLab("bench-C-shared-rt", [], users=users, plugin=other_plugin,
+                           with_sink=False, policy_text="")
         eximlab.write_file(lab.policy, f'[store]\npath = "{lab.store}"\n')
-        labs["C lean"] = lab
+        labs["C shared-rt"] = lab
     return labs
 
 
@@ -418,8 +420,8 @@ def load_run(lab, messages, concurrency, first_index):
     return messages / elapsed, cpu_ms
 
 
-def bench_smtp(base, plugin, rounds, messages, concurrencies, lean_plugin=None):
-    labs = make_labs(base, plugin, lean_plugin)
+def bench_smtp(base, plugin, rounds, messages, concurrencies, other_plugin=None):
+    labs = make_labs(base, plugin, other_plugin)
     results = {c: {name: [] for name in labs} for c in concurrencies}
     cpu = {c: {name: [] for name in labs} for c in concurrencies}
     try:
@@ -509,8 +511,8 @@ def main():
     variants = {
         "C module, no dependencies": os.path.join(bench_dir, "senderwatch_bench_noop.so"),
         "senderwatch.so as built": plugin,
-        "-static-libstdc++ -static-libgcc": os.path.join(bench_dir, "senderwatch-static-rt.so"),
-        "lean (static C++ runtime, toml++ compiled in)": os.path.join(bench_dir, "senderwatch-lean.so"),
+        SHARED_RT: os.path.join(bench_dir, "senderwatch-shared-rt.so"),
+        "earlier link + -static-libstdc++ -static-libgcc": os.path.join(bench_dir, "senderwatch-static-rt.so"),
     }
     for so in variants.values():
         if not os.path.exists(so):
@@ -541,7 +543,7 @@ def main():
             results["smtp"] = bench_smtp(
                 base, plugin, rounds=2 if quick else 7, messages=48 if quick else 240,
                 concurrencies=[1, 8],
-                lean_plugin=variants["lean (static C++ runtime, toml++ compiled in)"])
+                other_plugin=variants[SHARED_RT])
     finally:
         eximlab.leave_private_etc()
     results["machine"]["load_average_at_end"] = open("/proc/loadavg").read().split()[:3]
