@@ -1,7 +1,12 @@
 // The policy file: TOML, strict (unknown keys are errors, because a typo in
 // a threshold must not silently fall back to a default), and every error
 // points at file:line:column.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -128,7 +133,11 @@ class PolicyParser {
 
   Result<double> Number(const toml::node& node, std::string_view key) const {
     if (const auto* i = node.as_integer()) return static_cast<double>(i->get());
-    if (const auto* f = node.as_floating_point()) return f->get();
+    if (const auto* f = node.as_floating_point()) {
+      // nan and inf would make a rule that silently never (or always) fires.
+      if (!std::isfinite(f->get())) return Fail(node, std::string(key) + " must be a finite number");
+      return f->get() == 0 ? 0.0 : f->get();  // no -0
+    }
     return Fail(node, std::string(key) + " must be a number");
   }
 
@@ -437,17 +446,40 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) 
 }
 
 Result<Policy> LoadPolicyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return MakeError(ErrorKind::kConfig, "cannot read policy file " + path + ": " +
-                                             std::strerror(errno), errno);
+  // O_NONBLOCK and a regular-file check: a FIFO or a device named by
+  // config= must give an error, not block Exim or read forever.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(ErrorKind::kConfig,
+                     "cannot read policy file " + path + ": " + std::strerror(err), err);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (1u << 20)) {
-    return MakeError(ErrorKind::kConfig, "policy file " + path + " is larger than 1 MiB");
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return MakeError(ErrorKind::kConfig, "policy file " + path + " is not a regular file");
   }
-  return ParsePolicy(text.str(), path);
+  constexpr size_t kMaxPolicy = 1u << 20;
+  std::string text;
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return MakeError(ErrorKind::kConfig,
+                       "cannot read policy file " + path + ": " + std::strerror(err), err);
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > kMaxPolicy) {
+      ::close(fd);
+      return MakeError(ErrorKind::kConfig, "policy file " + path + " is larger than 1 MiB");
+    }
+  }
+  ::close(fd);
+  return ParsePolicy(text, path);
 }
 
 }  // namespace senderwatch

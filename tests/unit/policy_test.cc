@@ -83,6 +83,25 @@ TEST(Policy, FormattingEscapesControlCharacters) {
   EXPECT_EQ(again->notify, p->notify);
 }
 
+TEST(Policy, RefusesNonFiniteLimitsAndHugeDurations) {
+  // Found by fuzz_policy (long runs).
+  for (const char* above : {"nan", "inf", "-inf"}) {
+    EXPECT_FALSE(ParsePolicy(std::string("[[rule]]\nname=\"x\"\nmetric=\"bounces\"\naction=\"warn\"\nabove=") +
+                                 above + "\n", "f.toml"))
+        << above;
+  }
+  EXPECT_FALSE(ParsePolicy("[store]\nretention = \"672189411w\"\n", "d.toml"));
+  EXPECT_FALSE(ParseDuration("672189411w"));
+  EXPECT_TRUE(ParseDuration("5200w"));
+}
+
+TEST(Policy, LoadRefusesWhatIsNotARegularFile) {
+  auto dev = LoadPolicyFile("/dev/zero");
+  ASSERT_FALSE(dev);
+  EXPECT_NE(dev.error().message.find("not a regular file"), std::string::npos);
+  EXPECT_FALSE(LoadPolicyFile("/nonexistent/senderwatch.toml"));
+}
+
 TEST(LimitOverrides, ParsesLimitsAndOff) {
   auto o = ParseLimitOverrides("bounce-flood=200, rcpt-rate=off;bounce-ratio=0.5");
   ASSERT_TRUE(o);
