@@ -89,16 +89,6 @@ Exit status: 0 ok, 1 a log file does not exist, 2 usage or policy error,
 
 namespace {
 
-std::string Thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 // "1 account", "19,999 accounts".
 std::string Counted(uint64_t n, std::string_view noun) {
   return Thousands(n) + " " + std::string(noun) + (n == 1 ? "" : "s");

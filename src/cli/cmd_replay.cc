@@ -74,16 +74,6 @@ namespace {
 
 constexpr const char* kDefaultLimitsPath = "/etc/exim4/senderwatch.limits";
 
-std::string Thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 Style VerdictStyle(Action action) {
   switch (action) {
     case Action::kLock: return Style::kBoldRed;

@@ -73,16 +73,6 @@ using eximlog::Distribution;
 using eximlog::HistogramBin;
 using eximlog::Series;
 
-std::string Thousands(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 bool IsRatio(Metric metric) { return eximlog::IsRatioMetric(metric); }
 
 std::string SeriesTitle(const Series& s) {

@@ -177,6 +177,16 @@ std::string FormatMetricValue(Metric metric, double value) {
   return FormatNumber(value);
 }
 
+std::string Thousands(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 std::string Plural(uint64_t count, std::string_view noun) {
   std::string out = std::to_string(count) + " " + std::string(noun);
   if (count != 1) out += "s";

@@ -68,6 +68,9 @@ std::string FormatMetricValue(Metric metric, double value);
 // "1 message", "3 messages": `count` and the noun, plural unless 1.
 std::string Plural(uint64_t count, std::string_view noun);
 
+// 1234567 -> "1,234,567": counts in summaries of long logs.
+std::string Thousands(uint64_t n);
+
 // Binary sizes: "512 B", "64.0 KiB", "1.0 GiB".
 std::string FormatBytes(uint64_t bytes);
 
