@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "senderwatch/clock.h"
 #include "senderwatch/error.h"
@@ -39,6 +40,19 @@ struct PruneReport {
   uint64_t examined = 0;
   uint64_t removed = 0;
   uint64_t bytes_freed = 0;  // encoded record bytes removed
+  uint64_t set_aside = 0;    // damaged records moved aside (see Undecodable)
+};
+
+// A record the store holds but cannot decode: damaged, or written by a newer
+// senderwatch. Never deleted by the store: either still in place (a newer
+// version's record, or damage not yet pruned) or set aside by Prune.
+struct UndecodableRecord {
+  std::string account;             // its key, raw bytes
+  std::string problem;             // why it cannot be decoded
+  uint64_t bytes = 0;              // size of the stored record
+  bool set_aside = false;          // moved aside by Prune (else still in place)
+  UnixSeconds set_aside_at = 0;
+  bool journal_locked = false;     // the lock journal holds the account as locked
 };
 
 struct StoreStats {
@@ -50,6 +64,8 @@ struct StoreStats {
   uint64_t file_bytes = 0;       // size of the data file
   UnixSeconds oldest_activity = 0;
   uint64_t stale_readers_cleared = 0;
+  uint64_t undecodable = 0;      // records in place that cannot be decoded
+  uint64_t set_aside = 0;        // damaged records kept aside (UndecodableRecord)
 };
 
 class Store {
@@ -64,7 +80,8 @@ class Store {
   // `mutate` returns kSkip. `mutate` may run more than once (a write that
   // found the map full is retried after pruning), so it must only change
   // the record it is given. Returns the record as it is now. A record that
-  // cannot be decoded is an Error and is left untouched.
+  // cannot be decoded is an Error and is left untouched (Get still answers
+  // the lock the lock journal holds for it).
   virtual Result<AccountRecord> Update(std::string_view account,
                                        const Mutator& mutate) = 0;
 
@@ -78,6 +95,9 @@ class Store {
   }
 
   // Reads without writing (a read-only transaction); nullopt when absent.
+  // A record that cannot be decoded is an Error, unless the lock journal
+  // holds the account as locked: then the record the journal describes
+  // (the lock, no counters), so a damaged record never releases a lock.
   virtual Result<std::optional<AccountRecord>> Get(std::string_view account) = 0;
 
   // Visits every record in key order, in one consistent snapshot.
@@ -87,8 +107,17 @@ class Store {
   virtual Result<bool> Erase(std::string_view account) = 0;
 
   // Removes records inactive for longer than the retention that are not
-  // locked, and records that cannot be decoded.
+  // locked, neither in the record nor in the lock journal. Damaged records
+  // are moved aside (Undecodable lists them) and, where the journal holds
+  // the account as locked, replaced by the journal's lock; records of a
+  // newer senderwatch stay where they are.
   virtual Result<PruneReport> Prune(UnixSeconds now) = 0;
+
+  // Every record that cannot be decoded: those in place, then those set
+  // aside, each in key order. A store that keeps decoded records only has none.
+  virtual Result<std::vector<UndecodableRecord>> Undecodable() {
+    return std::vector<UndecodableRecord>();
+  }
 
   virtual Result<StoreStats> Stats() = 0;
 

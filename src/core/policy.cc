@@ -1,10 +1,6 @@
 // The policy file: TOML, strict (unknown keys are errors, because a typo in
 // a threshold must not silently fall back to a default), and every error
 // points at file:line:column.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -14,6 +10,7 @@
 
 #include <toml++/toml.h>
 
+#include "core/bounded_file.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/history.h"
 #include "senderwatch/record.h"
@@ -446,40 +443,12 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) 
 }
 
 Result<Policy> LoadPolicyFile(const std::string& path) {
-  // O_NONBLOCK and a regular-file check: a FIFO or a device named by
-  // config= must give an error, not block Exim or read forever.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return MakeError(ErrorKind::kConfig,
-                     "cannot read policy file " + path + ": " + std::strerror(err), err);
-  }
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return MakeError(ErrorKind::kConfig, "policy file " + path + " is not a regular file");
-  }
-  constexpr size_t kMaxPolicy = 1u << 20;
-  std::string text;
-  char buffer[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return MakeError(ErrorKind::kConfig,
-                       "cannot read policy file " + path + ": " + std::strerror(err), err);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxPolicy) {
-      ::close(fd);
-      return MakeError(ErrorKind::kConfig, "policy file " + path + " is larger than 1 MiB");
-    }
-  }
-  ::close(fd);
-  return ParsePolicy(text, path);
+  // config= may name a FIFO or a device: an error, never a hang
+  // (bounded_file.h).
+  auto file = internal::ReadBoundedFile(
+      path, {.what = "policy file", .kind = ErrorKind::kConfig, .max_bytes = size_t{1} << 20});
+  if (!file) return std::unexpected(file.error());
+  return ParsePolicy(file->text, path);
 }
 
 }  // namespace senderwatch

@@ -227,6 +227,12 @@ Result<void> Cursor::Del() {
   return Check("mdb_cursor_del", mdb_cursor_del(cursor_, 0));
 }
 
+Result<void> Cursor::Put(std::string_view key, std::string_view value, unsigned int flags) {
+  MDB_val k = ToVal(key);
+  MDB_val v = ToVal(value);
+  return Check("mdb_cursor_put", mdb_cursor_put(cursor_, &k, &v, flags));
+}
+
 void Cursor::Close() noexcept {
   if (cursor_ != nullptr) mdb_cursor_close(cursor_);
   cursor_ = nullptr;

@@ -142,6 +142,8 @@ class Cursor {
   Result<std::optional<Entry>> Get(MDB_cursor_op op, std::string_view key = {});
   // mdb_cursor_del of the current entry; MDB_NEXT then yields the one after.
   Result<void> Del();
+  // mdb_cursor_put (with MDB_CURRENT: replaces the current entry's value).
+  Result<void> Put(std::string_view key, std::string_view value, unsigned int flags);
   void Close() noexcept;
 
  private:

@@ -7,12 +7,17 @@
 //    inherited across fork() is neither used nor closed by the child.
 //  * Hooks run as Debian-exim and as root with umask 000, the CLI perhaps as
 //    root with umask 022: files are 0660 and root hands them to the owner of
-//    the directory (store_files.h).
+//    the directory. Root creates nothing there and follows no link: it opens
+//    the store and rewrites the journal as the directory's owner
+//    (store_files.h, DirectoryOwnerScope).
 //  * Counters are soft state; locks are not. Lock changes are synced before
 //    Update returns and also written to the lock journal, which survives the
 //    rebuild of a damaged store.
 //  * A full map prunes stale records and retries once; a damaged data file is
 //    set aside and rebuilt. Neither is fatal to mail.
+//  * A record that cannot be decoded never releases a lock: reads answer the
+//    lock journal's lock for it, prune keeps every account the journal holds
+//    as locked and moves damaged records to the "aside" database.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +52,11 @@ constexpr char kMetaDb[] = "meta";
 // Long-term history (EncodeHistory), one value per account under the same
 // key as its record; kept apart so the per-event record stays inline.
 constexpr char kHistoryDb[] = "history";
+// Damaged records set aside by Prune, under the account's key: frames of
+// set-aside time (8 bytes LE), length (4 bytes LE) and the record's bytes,
+// oldest first, at most kMaxAsideFrames (docs/format.md).
+constexpr char kAsideDb[] = "aside";
+constexpr size_t kMaxAsideFrames = 4;
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaCreated = "created";
 constexpr std::string_view kMetaLastSync = "last_sync";
@@ -55,7 +65,7 @@ constexpr std::string_view kMetaLastSync = "last_sync";
 constexpr uint32_t kStoreFormat = 1;
 // Exim may run hundreds of processes at once; a slot costs 64 bytes.
 constexpr unsigned int kMaxReaders = 1024;
-constexpr MDB_dbi kMaxDbs = 4;
+constexpr MDB_dbi kMaxDbs = 8;
 constexpr std::string_view kMetaLastPrune = "last_prune";
 constexpr std::string_view kMetaPruneBackoff = "prune_backoff_until";
 // After a prune that left the map full, writes that find it full fail at once
@@ -90,6 +100,36 @@ std::optional<uint64_t> DecodeLittleEndian(std::string_view bytes, size_t size) 
     value |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
   }
   return value;
+}
+
+// One damaged record kept aside (kAsideDb).
+struct AsideFrame {
+  UnixSeconds at = 0;
+  std::string bytes;
+};
+
+std::string EncodeAsideFrames(const std::vector<AsideFrame>& frames) {
+  std::string out;
+  for (const auto& frame : frames) {
+    out += EncodeI64(frame.at);
+    out += EncodeU32(static_cast<uint32_t>(frame.bytes.size()));
+    out += frame.bytes;
+  }
+  return out;
+}
+
+// Frames up to the first that does not fit (a damaged tail is dropped).
+std::vector<AsideFrame> DecodeAsideFrames(std::string_view bytes) {
+  std::vector<AsideFrame> frames;
+  while (bytes.size() >= 12) {
+    const auto at = DecodeLittleEndian(bytes.substr(0, 8), 8);
+    const auto size = DecodeLittleEndian(bytes.substr(8, 4), 4);
+    if (!at || !size || *size > bytes.size() - 12) break;
+    frames.push_back(AsideFrame{static_cast<UnixSeconds>(*at),
+                                std::string(bytes.substr(12, static_cast<size_t>(*size)))});
+    bytes.remove_prefix(12 + static_cast<size_t>(*size));
+  }
+  return frames;
 }
 
 bool Exists(const std::string& path) {
@@ -137,6 +177,7 @@ class LmdbStore final : public Store {
             OpenMode mode)
       : settings_(settings),
         path_(settings.path),
+        base_(settings.path),
         clock_(clock),
         logger_(logger),
         mode_(mode),
@@ -146,6 +187,7 @@ class LmdbStore final : public Store {
     // In a forked child the environment is leaked, not closed (Env does the
     // pid check); the registry entry belongs to the parent.
     if (registered_ && getpid() == pid_) OpenStores::Remove(dir_.dev, dir_.ino);
+    if (dir_fd_ >= 0) ::close(dir_fd_);
   }
 
   LmdbStore(const LmdbStore&) = delete;
@@ -159,12 +201,26 @@ class LmdbStore final : public Store {
   Result<bool> Erase(std::string_view account) override;
   Result<PruneReport> Prune(UnixSeconds now) override;
   Result<StoreStats> Stats() override;
+  Result<std::vector<UndecodableRecord>> Undecodable() override;
   std::string Location() const override { return path_; }
 
  private:
   bool writable() const { return mode_ == OpenMode::kReadWrite; }
+  // A file of the store for system calls: relative to the working directory
+  // inside a DirectoryOwnerScope.
   std::string FilePath(std::string_view name) const {
-    return path_ + "/" + std::string(name);
+    return base_ + "/" + std::string(name);
+  }
+  // Runs `work` (returning a Result) in the store directory as its owner
+  // when this process is root (store_files.h); FilePath and base_ follow.
+  template <typename Work>
+  auto AsDirectoryOwner(Work&& work) -> decltype(work()) {
+    auto scope = store_internal::DirectoryOwnerScope::Enter(dir_fd_, dir_);
+    if (!scope) return std::unexpected(InStore(scope.error()));
+    if (scope->active()) base_ = ".";
+    auto result = work();
+    base_ = path_;
+    return result;
   }
   // "store PATH: " + the cause, same kind and code.
   Error InStore(const Error& error) const {
@@ -182,6 +238,7 @@ class LmdbStore final : public Store {
     return Error{kind, std::move(message), error.code};
   }
 
+  Result<void> OpenInDirectory();
   Result<void> CheckUsable(bool write) const;
   Result<void> CheckKey(std::string_view account) const;
   Result<void> OpenEnvFiles();
@@ -194,8 +251,10 @@ class LmdbStore final : public Store {
   Result<AccountRecord> UpdateOnce(std::string_view account, const Mutator& mutate);
   Result<bool> SyncDue(lmdb::Txn& txn, WriteMode mode);
   Result<bool> PruneBatch(UnixSeconds now, std::optional<std::string>& resume, size_t limit,
-                          PruneReport& report);
+                          const store_internal::ParsedJournal& journal, PruneReport& report);
   Result<PruneReport> PruneAll(UnixSeconds now, bool& grown);
+  Result<void> SetAside(lmdb::Txn& txn, MDB_dbi aside, const std::string& key,
+                        const std::string& value, UnixSeconds now);
   Result<std::optional<int64_t>> ReadMetaI64(std::string_view key);
   void SetPruneBackoff(UnixSeconds until);
   Result<void> StampPrune(UnixSeconds now);
@@ -203,14 +262,18 @@ class LmdbStore final : public Store {
   void ShrinkAfterPrune();
   Result<void> SyncAfterCommit(bool need_sync, WriteMode mode);
   void WriteJournal(std::string_view account, const std::optional<JournalEntry>& entry);
+  // The lock journal's lock of `account`, for a record that cannot be decoded.
+  Result<std::optional<JournalEntry>> JournalLock(std::string_view account);
 
   const StoreSettings settings_;
   const std::string path_;
+  std::string base_;  // path_, or "." inside AsDirectoryOwner
   const Clock& clock_;
   Logger& logger_;
   const OpenMode mode_;
   const pid_t pid_;
   DirInfo dir_;
+  int dir_fd_ = -1;  // as root: the store directory, opened without following links
   bool registered_ = false;
   lmdb::Env env_;
   MDB_dbi records_ = 0;
@@ -237,13 +300,33 @@ Result<void> LmdbStore::Open() {
                          "environment per file per process)");
   }
   registered_ = true;
+  if (geteuid() == 0) {
+    auto fd = store_internal::OpenDirectoryAsRoot(path_, dir_);
+    if (!fd) return std::unexpected(OpenError(fd.error()));
+    dir_fd_ = *fd;
+    // Files root left behind with its own owner (a shell's umask 022, an
+    // older version) go to the directory's owner, by descriptor: what the
+    // owner then opens must be theirs.
+    for (const std::string_view name : {kDataFile, kLockFile, kRebuildLock,
+                                        store_internal::kJournalName}) {
+      auto r = store_internal::HandExistingFileToOwner(dir_fd_, name,
+                                                       path_ + "/" + std::string(name), dir_);
+      if (!r) return std::unexpected(OpenError(r.error()));
+    }
+  }
+  auto opened = AsDirectoryOwner([&] { return OpenInDirectory(); });
+  if (!opened) env_ = lmdb::Env();
+  return opened;
+}
 
+// The rest of Open, in the store directory (as its owner when root).
+Result<void> LmdbStore::OpenInDirectory() {
   auto opened = OpenEnv(/*take_open_lock=*/true);
   if (opened) {
     // A new store next to a lock journal (the files were deleted, or an
     // earlier rebuild failed half-way): the journal's locks still hold.
     if (created_) {
-      auto journal = store_internal::ReadJournal(path_);
+      auto journal = store_internal::ReadJournal(base_);
       if (journal && !journal->entries.empty()) {
         auto restored = RestoreLocks(journal->entries);
         if (!restored) return std::unexpected(OpenError(restored.error()));
@@ -261,23 +344,22 @@ Result<void> LmdbStore::Open() {
   return Rebuild(opened.error());
 }
 
-// mdb_env_open with the store's flags, preceded (as root) by giving the files
-// to the directory's owner: they are prepared before LMDB opens them because
-// closing any descriptor of lock.mdb afterwards would drop LMDB's locks.
+// mdb_env_open with the store's flags. LMDB opens both files by path, with
+// O_CREAT (lock.mdb even in read-only mode) and following links: a link or
+// anything but a regular file there is refused first, and as root this runs
+// as the directory's owner (Open), so LMDB creates nothing of root's.
 Result<void> LmdbStore::OpenEnvFiles() {
   env_ = lmdb::Env();
   have_dbs_ = false;
   created_ = false;
   const std::string data_path = FilePath(kDataFile);
   const std::string lock_path = FilePath(kLockFile);
+  for (const auto& file : {data_path, lock_path}) {
+    if (auto r = store_internal::RequireRegularOrAbsent(file); !r) return r;
+  }
   const bool data_existed = Exists(data_path);
   const bool lock_existed = Exists(lock_path);
   if (writable()) {
-    for (const auto& file : {data_path, lock_path}) {
-      if (auto r = store_internal::PrepareFileAsRoot(file, dir_); !r) {
-        return std::unexpected(r.error());
-      }
-    }
     // The reader table: a header plus 64 bytes per reader slot.
     if (auto r = store_internal::ReserveLockFile(lock_path, dir_, 8192 + 64 * off_t{kMaxReaders}); !r) {
       return std::unexpected(r.error());
@@ -291,9 +373,9 @@ Result<void> LmdbStore::OpenEnvFiles() {
   unsigned int flags = MDB_NOTLS;
   if (settings_.durability != Durability::kAlways) flags |= MDB_NOSYNC;
   if (!writable()) flags |= MDB_RDONLY;
-  if (auto r = env->Open(path_, flags, store_internal::kFileMode); !r) return r;
-  // LMDB created missing files with 0660 & ~umask; make them 0660. (As
-  // root this was done above.) chmod by path does not touch fcntl locks.
+  if (auto r = env->Open(base_, flags, store_internal::kFileMode); !r) return r;
+  // LMDB created missing files with 0660 & ~umask; make them 0660. (Root
+  // runs this with umask 0.) chmod by path does not touch fcntl locks.
   if (writable() && geteuid() != 0) {
     if (!data_existed) ::chmod(data_path.c_str(), store_internal::kFileMode);
     if (!lock_existed) ::chmod(lock_path.c_str(), store_internal::kFileMode);
@@ -452,7 +534,7 @@ Result<void> LmdbStore::Rebuild(const Error& cause) {
 
   std::string journal_note;
   size_t restored = 0;
-  auto journal = store_internal::ReadJournal(path_);
+  auto journal = store_internal::ReadJournal(base_);
   if (!journal) {
     journal_note = "; lock journal unreadable: " + journal.error().message;
   } else {
@@ -582,11 +664,19 @@ Result<void> LmdbStore::SyncAfterCommit(bool need_sync, WriteMode mode) {
 // be written does not stop the lock itself: the failure is logged.
 void LmdbStore::WriteJournal(std::string_view account,
                              const std::optional<JournalEntry>& entry) {
-  auto r = store_internal::UpdateJournal(path_, dir_, account, entry, clock_.Now());
+  auto r = AsDirectoryOwner([&] {
+    return store_internal::UpdateJournal(base_, dir_, account, entry, clock_.Now());
+  });
   if (!r) {
     logger_.Log(LogLevel::kError,
                 "store " + path_ + ": cannot update the lock journal: " + r.error().message);
   }
+}
+
+Result<std::optional<JournalEntry>> LmdbStore::JournalLock(std::string_view account) {
+  auto journal = store_internal::ReadJournal(path_);
+  if (!journal) return std::unexpected(journal.error());
+  return store_internal::FindLock(*journal, account, clock_.Now());
 }
 
 // ---- the Store interface ------------------------------------------------------
@@ -615,9 +705,12 @@ Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
   if (*raw) {
     auto decoded = DecodeRecord(**raw, account);
     if (!decoded) {
-      // Left untouched: it may be a record of a newer senderwatch.
+      // Left untouched: it may be a record of a newer senderwatch. Get
+      // answers the journal's lock for it (the engine's fallback).
+      const bool damaged = decoded.error().kind != ErrorKind::kUnsupported;
       return MakeError(decoded.error().kind,
-                       "record of " + EscapeForLog(account) + ": " + decoded.error().message,
+                       "record of " + EscapeForLog(account) + ": " + decoded.error().message +
+                           (damaged ? " ('senderwatch gc' sets it aside)" : ""),
                        decoded.error().code);
     }
     record = std::move(*decoded);
@@ -712,10 +805,16 @@ Result<std::optional<AccountRecord>> LmdbStore::Get(std::string_view account) {
   if (!*raw) return std::optional<AccountRecord>();
   auto decoded = DecodeRecord(**raw, account);
   if (!decoded) {
-    return MakeError(decoded.error().kind,
-                     "store " + path_ + ": record of " + EscapeForLog(account) + ": " +
-                         decoded.error().message,
-                     decoded.error().code);
+    // Damaged or newer: the lock journal still knows whether it is locked,
+    // and a lock it holds is the answer (never "not locked").
+    std::string message = "store " + path_ + ": record of " + EscapeForLog(account) + ": " +
+                          decoded.error().message;
+    auto lock = JournalLock(account);
+    if (lock && *lock) {
+      return std::optional<AccountRecord>(store_internal::RecordFromJournal(**lock));
+    }
+    if (!lock) message += "; and the lock journal: " + lock.error().message;
+    return MakeError(decoded.error().kind, std::move(message), decoded.error().code);
   }
   if (auto h = LoadHistory(*txn, account, *decoded); !h) return std::unexpected(InStore(h.error()));
   return std::optional<AccountRecord>(std::move(*decoded));
@@ -775,14 +874,19 @@ Result<bool> LmdbStore::Erase(std::string_view account) {
 // One prune transaction over at most `limit` records after `resume` (from
 // the first record when nullopt). Its counts reach `report` and `resume`
 // moves on only if it commits. Returns true when the last record was seen.
+// `journal` is the lock journal as it was when the prune began: an account
+// it holds as locked is never removed, whatever its record says.
 Result<bool> LmdbStore::PruneBatch(UnixSeconds now, std::optional<std::string>& resume,
-                                   size_t limit, PruneReport& report) {
+                                   size_t limit, const store_internal::ParsedJournal& journal,
+                                   PruneReport& report) {
   auto txn = Begin(/*write=*/true);
   if (!txn) return std::unexpected(InStore(txn.error()));
+  const auto journal_locked = store_internal::LockedAccounts(journal, now);
   PruneReport batch;
   std::optional<std::string> position = resume;
   std::vector<std::string> unlocked;  // removed records the journal may list
   bool done = false;
+  std::optional<MDB_dbi> aside;
   {
     auto cursor = lmdb::Cursor::Open(*txn, records_);
     if (!cursor) return std::unexpected(InStore(cursor.error()));
@@ -798,35 +902,62 @@ Result<bool> LmdbStore::PruneBatch(UnixSeconds now, std::optional<std::string>& 
       }
       if (batch.examined == limit) break;
       ++batch.examined;
-      const auto [key, value] = **entry;
-      position = std::string(key);
+      // Copies: the map's pages may move once this transaction writes.
+      const std::string key((*entry)->first);
+      const std::string value((*entry)->second);
+      position = key;
+      const bool held_by_journal = journal_locked.contains(key);
       auto decoded = DecodeRecord(value, key);
-      // Damaged records go; those of a newer senderwatch stay for it.
-      const bool remove =
-          decoded ? decoded->last_seen + settings_.retention_seconds < now &&
-                        !decoded->IsLocked(now)
-                  : decoded.error().kind != ErrorKind::kUnsupported;
-      if (remove) {
-        const size_t bytes = value.size();
-        if (decoded && decoded->lock.locked) unlocked.emplace_back(key);
+      if (!decoded && decoded.error().kind == ErrorKind::kUnsupported) {
+        // A newer senderwatch's record stays where it is, for it.
+      } else if (!decoded) {
+        // Damaged: kept aside, and the journal's lock put in its place.
+        if (!aside) {
+          auto dbi = txn->OpenDbi(kAsideDb, MDB_CREATE);
+          if (!dbi) return std::unexpected(InStore(dbi.error()));
+          aside = **dbi;
+        }
+        if (auto r = SetAside(*txn, *aside, key, value, now); !r) {
+          return std::unexpected(InStore(r.error()));
+        }
+        const auto lock = held_by_journal ? store_internal::FindLock(journal, key, now)
+                                          : std::nullopt;
+        if (lock) {
+          const std::string restored = EncodeRecord(store_internal::RecordFromJournal(*lock));
+          if (auto r = cursor->Put(key, restored, MDB_CURRENT); !r) {
+            return std::unexpected(InStore(r.error()));
+          }
+        } else if (auto r = cursor->Del(); !r) {
+          return std::unexpected(InStore(r.error()));
+        }
+        ++batch.set_aside;
+        logger_.Log(LogLevel::kWarning,
+                    "store " + path_ + ": record of " + EscapeForLog(key) +
+                        " cannot be decoded (" + decoded.error().message + "); set aside" +
+                        (lock ? ", its lock restored from the lock journal" : ""));
+      } else if (decoded->last_seen + settings_.retention_seconds < now &&
+                 !decoded->IsLocked(now) && !held_by_journal) {
+        if (decoded->lock.locked) unlocked.push_back(key);
         if (history_) {
           if (auto r = txn->Del(*history_, key); !r) return std::unexpected(InStore(r.error()));
         }
         if (auto r = cursor->Del(); !r) return std::unexpected(InStore(r.error()));
         ++batch.removed;
-        batch.bytes_freed += bytes;
+        batch.bytes_freed += value.size();
       }
       entry = cursor->Get(MDB_NEXT);
     }
   }  // the cursor closes before its transaction ends
-  if (batch.removed == 0) {
+  if (batch.removed == 0 && batch.set_aside == 0) {
     // Nothing changed: end the transaction without a commit or a sync.
     txn->Abort();
   } else {
     auto need_sync = SyncDue(*txn, WriteMode::kSoft);
     if (!need_sync) return std::unexpected(InStore(need_sync.error()));
     if (!unlocked.empty()) {
-      auto r = store_internal::RemoveFromJournal(path_, dir_, unlocked, now);
+      auto r = AsDirectoryOwner([&] {
+        return store_internal::RemoveFromJournal(base_, dir_, unlocked, now);
+      });
       if (!r) {
         logger_.Log(LogLevel::kError, "store " + path_ +
                                           ": cannot update the lock journal: " +
@@ -842,7 +973,22 @@ Result<bool> LmdbStore::PruneBatch(UnixSeconds now, std::optional<std::string>& 
   report.examined += batch.examined;
   report.removed += batch.removed;
   report.bytes_freed += batch.bytes_freed;
+  report.set_aside += batch.set_aside;
   return done;
+}
+
+// Appends `value` to the frames kept aside for `key` (at most
+// kMaxAsideFrames: the oldest go first).
+Result<void> LmdbStore::SetAside(lmdb::Txn& txn, MDB_dbi aside, const std::string& key,
+                                 const std::string& value, UnixSeconds now) {
+  auto old = txn.Get(aside, key);
+  if (!old) return std::unexpected(old.error());
+  std::vector<AsideFrame> frames = *old ? DecodeAsideFrames(**old) : std::vector<AsideFrame>();
+  frames.push_back(AsideFrame{now, value});
+  if (frames.size() > kMaxAsideFrames) {
+    frames.erase(frames.begin(), frames.end() - kMaxAsideFrames);
+  }
+  return txn.Put(aside, key, EncodeAsideFrames(frames));
 }
 
 bool LmdbStore::GrowForPrune() {
@@ -906,6 +1052,15 @@ void LmdbStore::SetPruneBackoff(UnixSeconds until) {
 
 Result<PruneReport> LmdbStore::PruneAll(UnixSeconds now, bool& grown) {
   PruneReport report;
+  // Which accounts are locked is decided by the journal as well as by the
+  // records: without it nothing is pruned.
+  auto journal = store_internal::ReadJournal(path_);
+  if (!journal) {
+    return MakeError(journal.error().kind,
+                     "store " + path_ + ": not pruning, the lock journal is unreadable: " +
+                         journal.error().message,
+                     journal.error().code);
+  }
   std::optional<std::string> resume;
   size_t limit = kPruneBatch;
   // On a full map: first use the headroom, then ever smaller transactions.
@@ -922,7 +1077,7 @@ Result<PruneReport> LmdbStore::PruneAll(UnixSeconds now, bool& grown) {
     return false;
   };
   for (;;) {
-    auto done = PruneBatch(now, resume, limit, report);
+    auto done = PruneBatch(now, resume, limit, *journal, report);
     if (!done) {
       if (retry_when_full(done.error())) continue;
       return std::unexpected(done.error());
@@ -930,7 +1085,7 @@ Result<PruneReport> LmdbStore::PruneAll(UnixSeconds now, bool& grown) {
     if (*done) break;
     limit = std::min(kPruneBatch, limit * 2);
   }
-  if (report.removed == 0) return report;
+  if (report.removed == 0 && report.set_aside == 0) return report;
   for (;;) {
     auto stamped = StampPrune(now);
     if (stamped) return report;
@@ -968,8 +1123,24 @@ Result<StoreStats> LmdbStore::Stats() {
   if (!have_dbs_) return stats;
 
   const UnixSeconds now = clock_.Now();
+  // An undecodable record counts as locked when the journal says so (as Get
+  // answers); an unreadable journal adds nothing.
+  const auto journal = store_internal::ReadJournal(path_);
+  const auto journal_locked = journal ? store_internal::LockedAccounts(*journal, now)
+                                      : std::set<std::string, std::less<>>();
   auto txn = Begin(/*write=*/false);
   if (!txn) return std::unexpected(InStore(txn.error()));
+  auto aside = txn->OpenDbi(kAsideDb, 0);
+  if (!aside) return std::unexpected(InStore(aside.error()));
+  if (*aside) {
+    auto aside_cursor = lmdb::Cursor::Open(*txn, **aside);
+    if (!aside_cursor) return std::unexpected(InStore(aside_cursor.error()));
+    for (auto entry = aside_cursor->Get(MDB_FIRST);; entry = aside_cursor->Get(MDB_NEXT)) {
+      if (!entry) return std::unexpected(InStore(entry.error()));
+      if (!*entry) break;
+      stats.set_aside += DecodeAsideFrames((*entry)->second).size();
+    }
+  }
   auto cursor = lmdb::Cursor::Open(*txn, records_);
   if (!cursor) return std::unexpected(InStore(cursor.error()));
   for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
@@ -977,7 +1148,11 @@ Result<StoreStats> LmdbStore::Stats() {
     if (!*entry) break;
     ++stats.records;
     auto decoded = DecodeRecord((*entry)->second, (*entry)->first);
-    if (!decoded) continue;
+    if (!decoded) {
+      ++stats.undecodable;
+      if (journal_locked.contains((*entry)->first)) ++stats.locked;
+      continue;
+    }
     if (decoded->IsLocked(now)) ++stats.locked;
     if (decoded->last_seen > 0 &&
         (stats.oldest_activity == 0 || decoded->last_seen < stats.oldest_activity)) {
@@ -985,6 +1160,55 @@ Result<StoreStats> LmdbStore::Stats() {
     }
   }
   return stats;
+}
+
+Result<std::vector<UndecodableRecord>> LmdbStore::Undecodable() {
+  if (auto r = CheckUsable(/*write=*/false); !r) return std::unexpected(r.error());
+  std::vector<UndecodableRecord> found;
+  if (!have_dbs_) return found;
+  const auto journal = store_internal::ReadJournal(path_);
+  const auto journal_locked = journal ? store_internal::LockedAccounts(*journal, clock_.Now())
+                                      : std::set<std::string, std::less<>>();
+  auto describe = [&](std::string_view key, std::string_view bytes) {
+    UndecodableRecord record;
+    record.account = std::string(key);
+    auto decoded = DecodeRecord(bytes, key);
+    record.problem = decoded ? "decodable now (written while damaged?)" : decoded.error().message;
+    record.bytes = bytes.size();
+    record.journal_locked = journal_locked.contains(key);
+    return record;
+  };
+  auto txn = Begin(/*write=*/false);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  {
+    auto cursor = lmdb::Cursor::Open(*txn, records_);
+    if (!cursor) return std::unexpected(InStore(cursor.error()));
+    for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
+      if (!entry) return std::unexpected(InStore(entry.error()));
+      if (!*entry) break;
+      const auto [key, value] = **entry;
+      if (!DecodeRecord(value, key)) found.push_back(describe(key, value));
+    }
+  }
+  auto aside = txn->OpenDbi(kAsideDb, 0);
+  if (!aside) return std::unexpected(InStore(aside.error()));
+  if (!*aside) return found;
+  auto cursor = lmdb::Cursor::Open(*txn, **aside);
+  if (!cursor) return std::unexpected(InStore(cursor.error()));
+  std::vector<UndecodableRecord> kept;
+  for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
+    if (!entry) return std::unexpected(InStore(entry.error()));
+    if (!*entry) break;
+    for (const auto& frame : DecodeAsideFrames((*entry)->second)) {
+      UndecodableRecord record = describe((*entry)->first, frame.bytes);
+      record.set_aside = true;
+      record.set_aside_at = frame.at;
+      kept.push_back(std::move(record));
+    }
+  }
+  found.insert(found.end(), std::make_move_iterator(kept.begin()),
+               std::make_move_iterator(kept.end()));
+  return found;
 }
 
 }  // namespace

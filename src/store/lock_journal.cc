@@ -1,11 +1,13 @@
 // The lock journal (see lock_journal.h; format in docs/format.md).
 #include "store/lock_journal.h"
 
+#include <cerrno>
 #include <charconv>
 #include <map>
 #include <system_error>
 #include <utility>
 
+#include "core/bounded_file.h"
 #include "senderwatch/metric.h"
 
 namespace senderwatch::store_internal {
@@ -99,11 +101,27 @@ Result<void> Rewrite(const std::string& dir, const DirInfo& info,
   return ReplaceFileAtomically(dir, kJournalName, text, info);
 }
 
+// The journal's text; nullopt when there is none. Read as policy files are
+// (bounded_file.h): whoever can write the store directory could plant a FIFO
+// or a link under the journal's name, and every writer reads the journal.
+Result<std::optional<std::string>> ReadJournalText(const std::string& dir) {
+  auto file = internal::ReadBoundedFile(dir + "/" + std::string(kJournalName),
+                                        {.what = "lock journal",
+                                         .kind = ErrorKind::kStoreIo,
+                                         .max_bytes = kMaxJournalBytes,
+                                         .follow_symlinks = false});
+  if (!file) {
+    if (file.error().code == ENOENT) return std::optional<std::string>();
+    return std::unexpected(file.error());
+  }
+  return std::optional<std::string>(std::move(file->text));
+}
+
 // Reads the journal into a map keyed by account, keeping the raw text so an
 // unchanged journal is not rewritten.
 Result<std::pair<std::string, std::map<std::string, JournalEntry, std::less<>>>> Load(
     const std::string& dir, UnixSeconds now) {
-  auto text = ReadWholeFile(dir + "/" + std::string(kJournalName));
+  auto text = ReadJournalText(dir);
   if (!text) return std::unexpected(text.error());
   std::map<std::string, JournalEntry, std::less<>> entries;
   std::string raw = text->value_or(std::string());
@@ -248,10 +266,27 @@ ParsedJournal ParseJournal(std::string_view text) {
 }
 
 Result<ParsedJournal> ReadJournal(const std::string& dir) {
-  auto text = ReadWholeFile(dir + "/" + std::string(kJournalName));
+  auto text = ReadJournalText(dir);
   if (!text) return std::unexpected(text.error());
   if (!*text) return ParsedJournal{};
   return ParseJournal(**text);
+}
+
+std::set<std::string, std::less<>> LockedAccounts(const ParsedJournal& journal,
+                                                 UnixSeconds now) {
+  std::set<std::string, std::less<>> accounts;
+  for (const auto& entry : journal.entries) {
+    if (!Ended(entry, now)) accounts.insert(entry.account);
+  }
+  return accounts;
+}
+
+std::optional<JournalEntry> FindLock(const ParsedJournal& journal, std::string_view account,
+                                     UnixSeconds now) {
+  for (const auto& entry : journal.entries) {
+    if (entry.account == account && !Ended(entry, now)) return entry;
+  }
+  return std::nullopt;
 }
 
 Result<void> UpdateJournal(const std::string& dir, const DirInfo& info,

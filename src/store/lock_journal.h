@@ -15,7 +15,9 @@
 #define SENDERWATCH_SRC_STORE_LOCK_JOURNAL_H_
 
 #include <cstdint>
+#include <cstddef>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +31,9 @@ namespace senderwatch::store_internal {
 
 inline constexpr std::string_view kJournalName = "locks.journal";
 inline constexpr std::string_view kJournalHeader = "# senderwatch lock journal v1";
+// A journal larger than this is refused as unreadable (a line is a few
+// hundred bytes: some 50,000 locked accounts).
+inline constexpr size_t kMaxJournalBytes = size_t{16} << 20;
 
 // What the journal keeps of one locked account.
 struct JournalEntry {
@@ -64,8 +69,18 @@ struct ParsedJournal {
 std::string FormatJournal(const std::vector<JournalEntry>& entries);
 ParsedJournal ParseJournal(std::string_view text);
 
-// Reads dir/locks.journal; a missing file is an empty journal.
+// Reads dir/locks.journal; a missing file is an empty journal. Like a policy
+// file: without following a link, without blocking on a FIFO, regular files
+// of at most kMaxJournalBytes only (anything else is an Error).
 Result<ParsedJournal> ReadJournal(const std::string& dir);
+
+// The accounts the journal holds as locked at `now` (timed locks that ended
+// are not).
+std::set<std::string, std::less<>> LockedAccounts(const ParsedJournal& journal, UnixSeconds now);
+
+// The journal's lock of `account` if it still holds at `now`.
+std::optional<JournalEntry> FindLock(const ParsedJournal& journal, std::string_view account,
+                                     UnixSeconds now);
 
 // Replaces the journal's entry for `account` with `entry` (nullopt: removes
 // it), drops timed locks that ended at or before `now`, and rewrites the

@@ -2,6 +2,7 @@
 #include "store/store_files.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  // Hands the descriptor to the caller.
+  int Release() { return std::exchange(fd_, -1); }
   // Closes now and reports the error of close() (0 when fine).
   int Close() {
     const int rc = fd_ >= 0 ? ::close(fd_) : 0;
@@ -162,15 +165,138 @@ Result<void> FixFileOwnership(int fd, const std::string& path, const DirInfo& di
   return {};
 }
 
-Result<void> PrepareFileAsRoot(const std::string& path, const DirInfo& dir) {
-  if (geteuid() != 0) return {};
-  Fd fd(OpenRetry(path.c_str(),
-                  O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-                  kFileMode));
-  if (fd.get() < 0) {
-    return std::unexpected(SysError(ErrorKind::kStoreOpen, "open " + path, errno));
+Result<void> RequireRegularOrAbsent(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "lstat " + path, errno));
   }
-  return FixFileOwnership(fd.get(), path, dir);
+  if (S_ISLNK(st.st_mode)) {
+    return MakeError(ErrorKind::kStoreOpen,
+                     path + " is a symbolic link; the store's files must be regular files",
+                     ELOOP);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return MakeError(ErrorKind::kStoreOpen, path + " is not a regular file", EINVAL);
+  }
+  return {};
+}
+
+Result<int> OpenDirectoryAsRoot(const std::string& path, const DirInfo& dir) {
+  const int fd = OpenRetry(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ELOOP || err == ENOTDIR) {
+      return MakeError(ErrorKind::kStoreOpen,
+                       path + " is a symbolic link (or not a directory): root does not follow "
+                              "links to the store; set the store path to the directory itself",
+                       err);
+    }
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "open " + path, err));
+  }
+  Fd owned(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "fstat " + path, errno));
+  }
+  if (st.st_dev != dir.dev || st.st_ino != dir.ino) {
+    return MakeError(ErrorKind::kStoreOpen, path + " was replaced while it was being opened",
+                     EAGAIN);
+  }
+  const bool foreign_group_writes = (st.st_mode & S_IWGRP) != 0 && st.st_gid != 0;
+  if (st.st_uid == 0 && (foreign_group_writes || (st.st_mode & S_IWOTH) != 0)) {
+    return MakeError(ErrorKind::kStoreOpen,
+                     path + " belongs to root but others may write to it: root does not use "
+                            "it (chown the directory to the Exim user, mode 0770)",
+                     EPERM);
+  }
+  return owned.Release();
+}
+
+Result<void> HandExistingFileToOwner(int dir_fd, std::string_view name, const std::string& shown,
+                                     const DirInfo& dir) {
+  if (geteuid() != 0) return {};
+  const std::string file(name);
+  int fd;
+  do {
+    // Read-only is enough for fchown/fchmod; O_NONBLOCK: a FIFO must not hang.
+    fd = ::openat(dir_fd, file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    if (errno == ELOOP) return RequireRegularOrAbsent(shown);  // names the link
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "open " + shown, errno));
+  }
+  Fd owned(fd);
+  return FixFileOwnership(fd, shown, dir);
+}
+
+// ---- DirectoryOwnerScope -----------------------------------------------------
+
+Result<DirectoryOwnerScope> DirectoryOwnerScope::Enter(int dir_fd, const DirInfo& dir) {
+  DirectoryOwnerScope scope;
+  if (geteuid() != 0) return scope;
+  if (dir_fd < 0) {
+    return MakeError(ErrorKind::kStoreOpen, "store directory not open (internal error)", EBADF);
+  }
+  scope.saved_cwd_ = OpenRetry(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (scope.saved_cwd_ < 0) {
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "open the working directory", errno));
+  }
+  scope.euid_ = geteuid();
+  scope.egid_ = getegid();
+  scope.umask_ = ::umask(0);
+  if (::fchdir(dir_fd) != 0) {
+    const int err = errno;
+    scope.Restore();
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "fchdir to the store", err));
+  }
+  if (dir.uid == 0) return scope;  // root's own directory: nothing to give away
+  const int count = ::getgroups(0, nullptr);
+  if (count > 0) {
+    scope.groups_.resize(static_cast<size_t>(count));
+    const int got = ::getgroups(count, scope.groups_.data());
+    scope.groups_.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  }
+  // The order matters: groups and gid while still root, the uid last.
+  scope.dropped_ = true;
+  const gid_t gid = dir.gid;
+  if (::setgroups(1, &gid) != 0 || ::setegid(dir.gid) != 0 || ::seteuid(dir.uid) != 0) {
+    const int err = errno;
+    scope.Restore();
+    return std::unexpected(SysError(ErrorKind::kStoreOpen,
+                                    "switching to the store directory's owner (uid " +
+                                        std::to_string(dir.uid) + ")",
+                                    err));
+  }
+  return scope;
+}
+
+DirectoryOwnerScope::DirectoryOwnerScope(DirectoryOwnerScope&& other) noexcept
+    : saved_cwd_(std::exchange(other.saved_cwd_, -1)),
+      dropped_(std::exchange(other.dropped_, false)),
+      euid_(other.euid_),
+      egid_(other.egid_),
+      groups_(std::move(other.groups_)),
+      umask_(other.umask_) {}
+
+DirectoryOwnerScope::~DirectoryOwnerScope() { Restore(); }
+
+void DirectoryOwnerScope::Restore() noexcept {
+  if (saved_cwd_ < 0) return;
+  if (dropped_) {
+    // Back to root first: only root may set the groups and gid back. These
+    // cannot fail for a process whose saved set-user-ID is root; if they
+    // did, the process would go on with less privilege, never more.
+    (void)::seteuid(euid_);
+    (void)::setegid(egid_);
+    (void)::setgroups(groups_.size(), groups_.empty() ? nullptr : groups_.data());
+    dropped_ = false;
+  }
+  (void)::fchdir(saved_cwd_);
+  ::close(saved_cwd_);
+  saved_cwd_ = -1;
+  ::umask(umask_);
 }
 
 Result<void> ReserveLockFile(const std::string& path, const DirInfo& dir, off_t bytes) {
@@ -228,26 +354,6 @@ Result<FileLock> FileLock::Acquire(const std::string& path, bool exclusive, bool
 }
 
 // ---- whole files ------------------------------------------------------------
-
-Result<std::optional<std::string>> ReadWholeFile(const std::string& path) {
-  Fd fd(OpenRetry(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return std::unexpected(SysError(ErrorKind::kStoreIo, "open " + path, errno));
-  }
-  std::string contents;
-  char buffer[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(SysError(ErrorKind::kStoreIo, "read " + path, errno));
-    }
-    if (n == 0) break;
-    contents.append(buffer, static_cast<size_t>(n));
-  }
-  return std::optional<std::string>(std::move(contents));
-}
 
 Result<void> ReplaceFileAtomically(const std::string& dir, std::string_view name,
                                    std::string_view contents, const DirInfo& info) {

@@ -9,6 +9,15 @@
 // creates it, gets those of its parent). Ownership is changed through file
 // descriptors opened with O_NOFOLLOW, never by path, so a symlink planted in
 // the directory cannot make root chown another file.
+//
+// The Exim user can plant links and FIFOs in its directory, so root never
+// creates or opens by path anything in it: root opens the directory itself
+// with O_NOFOLLOW, hands files that already exist to the owner through
+// descriptors, and does everything else (LMDB's mdb_env_open, which opens
+// lock.mdb with O_CREAT and follows links; the lock journal's rewrite) inside
+// a DirectoryOwnerScope: with the directory's owner as effective user and
+// group, so what is created is theirs and a link leads nowhere the Exim user
+// could not already write.
 #ifndef SENDERWATCH_SRC_STORE_STORE_FILES_H_
 #define SENDERWATCH_SRC_STORE_STORE_FILES_H_
 
@@ -17,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "senderwatch/error.h"
 
@@ -51,10 +61,58 @@ Result<DirInfo> EnsureDirectory(const std::string& path, bool create);
 // regular or have several links (a hard link planted to a foreign file).
 Result<void> FixFileOwnership(int fd, const std::string& path, const DirInfo& dir);
 
-// As root: opens (creating if missing) `path` with O_NOFOLLOW and applies
-// FixFileOwnership. Not as root: nothing. Must not be called on a file this
-// process holds fcntl() locks on (closing any descriptor drops them all).
-Result<void> PrepareFileAsRoot(const std::string& path, const DirInfo& dir);
+// Refuses what `path` names unless it is absent or a regular file (lstat: a
+// symbolic link is refused, not followed). For the files LMDB opens by path.
+Result<void> RequireRegularOrAbsent(const std::string& path);
+
+// As root: opens the store directory itself with O_NOFOLLOW (root follows no
+// link, not even the store path's last component) and checks it is the
+// directory `dir` describes. A directory that belongs to root but that group
+// (other than root's) or others may write is refused: root could not leave it
+// to its owner. Returns the descriptor (O_CLOEXEC), which the caller closes.
+Result<int> OpenDirectoryAsRoot(const std::string& path, const DirInfo& dir);
+
+// As root: if `name` exists in the directory `dir_fd`, opens it without
+// following a link, without creating it and without blocking, and applies
+// FixFileOwnership (regular files with one link only). `shown` names it in
+// errors. Not as root: nothing. Must not be called on a file this process
+// holds fcntl() locks on (closing any descriptor drops them all).
+Result<void> HandExistingFileToOwner(int dir_fd, std::string_view name, const std::string& shown,
+                                     const DirInfo& dir);
+
+// The working directory, effective user, group and supplementary groups,
+// and umask of a root process, switched for the duration of its life to the
+// store directory and its owner (see the top of this file). Entered as root:
+// changes into `dir_fd` (active(): paths relative to "." then name the store's
+// files) and, unless the directory belongs to root, takes the directory's
+// group as effective and only group and its owner as effective user; umask
+// becomes 0 so created files get exactly the mode asked for. The destructor
+// restores everything. Entered by anyone else: does nothing.
+//
+// Process-wide state: only for single-threaded callers (Exim's processes,
+// the CLI), and nothing else may run in between.
+class DirectoryOwnerScope {
+ public:
+  static Result<DirectoryOwnerScope> Enter(int dir_fd, const DirInfo& dir);
+  DirectoryOwnerScope() = default;
+  ~DirectoryOwnerScope();
+  DirectoryOwnerScope(DirectoryOwnerScope&& other) noexcept;
+  DirectoryOwnerScope& operator=(DirectoryOwnerScope&&) = delete;
+  DirectoryOwnerScope(const DirectoryOwnerScope&) = delete;
+  DirectoryOwnerScope& operator=(const DirectoryOwnerScope&) = delete;
+
+  bool active() const { return saved_cwd_ >= 0; }
+
+ private:
+  void Restore() noexcept;
+
+  int saved_cwd_ = -1;
+  bool dropped_ = false;
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
+  std::vector<gid_t> groups_;
+  mode_t umask_ = 0;
+};
 
 // LMDB maps lock.mdb and touches its pages directly: on a full disk a
 // sparse lock file turns that into SIGBUS inside Exim. Giving the file real
@@ -79,9 +137,6 @@ class FileLock {
  private:
   int fd_ = -1;
 };
-
-// Reads a whole file (not through a symlink); nullopt when it does not exist.
-Result<std::optional<std::string>> ReadWholeFile(const std::string& path);
 
 // Replaces dir/name with `contents` atomically: writes dir/.name.tmp-PID,
 // fsyncs it, renames it over dir/name and fsyncs the directory. The file gets

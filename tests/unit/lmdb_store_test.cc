@@ -717,17 +717,30 @@ TEST(LmdbStore, ReportsUndecodableRecordsWithoutOverwritingThem) {
     EXPECT_EQ(raw.Get("records", "future"), newer);
   }
 
-  // Prune drops damaged records but keeps those of a newer senderwatch.
+  // Prune sets damaged records aside (never deletes them) and keeps those of
+  // a newer senderwatch in place.
   store = MustOpen(settings, clock, logger);
   ASSERT_TRUE(store);
   const auto pruned = store->Prune(kNow);
   ASSERT_TRUE(pruned) << pruned.error().message;
-  EXPECT_EQ(pruned->removed, 1u);
-  EXPECT_EQ(pruned->bytes_freed, garbage.size());
+  EXPECT_EQ(pruned->removed, 0u);
+  EXPECT_EQ(pruned->set_aside, 1u);
+  const auto listed = store->Undecodable();
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].account, "future");
+  EXPECT_FALSE((*listed)[0].set_aside);
+  EXPECT_EQ((*listed)[1].account, "broken");
+  EXPECT_TRUE((*listed)[1].set_aside);
+  EXPECT_EQ((*listed)[1].set_aside_at, kNow);
+  EXPECT_EQ((*listed)[1].bytes, garbage.size());
   store.reset();
   RawEnv raw(settings.path);
   EXPECT_FALSE(raw.Get("records", "broken").has_value());
   EXPECT_EQ(raw.Get("records", "future"), newer);
+  const auto aside = raw.Get("aside", "broken");
+  ASSERT_TRUE(aside.has_value());
+  EXPECT_EQ(aside->substr(12), garbage);
 }
 
 // ---- a full map ---------------------------------------------------------------------
