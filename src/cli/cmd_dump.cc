@@ -15,7 +15,9 @@ namespace senderwatch::cli {
 const std::string_view kDumpHelp = R"(Usage: senderwatch dump [--json]
 
 Lists every record in the store in key order, locked or not, active or not,
-from one consistent snapshot. The table shows the lock state, how often the
+from one consistent snapshot, then the records that cannot be decoded
+(damaged, or written by a newer senderwatch; never deleted: gc sets damaged
+ones aside). The table shows the lock state, how often the
 account was locked, and its counters over the last hour and day; --json
 writes each record in full (lock, last release, counters over 10m, 1h and
 24h, client networks) with a schema that is stable and documented in
@@ -65,6 +67,10 @@ int RunDump(const GlobalOptions& base, std::span<const std::string> args) {
     json.EndArray();
     json.Field("count", scan->records);
     json.Field("undecodable", scan->undecodable);
+    auto undecodable = ctx.store->Undecodable();
+    if (!undecodable) return ReportError(undecodable.error());
+    json.Key("undecodable_records");
+    WriteUndecodableJson(json, *undecodable);
     json.EndObject();
     return Emit(json.Take());
   }
@@ -102,10 +108,13 @@ int RunDump(const GlobalOptions& base, std::span<const std::string> args) {
   out += ", " + std::to_string(locked) + " locked, in ";
   out += SanitizeForTerminal(ctx.store_path);
   out += '\n';
-  if (scan->undecodable > 0) {
-    std::fprintf(stderr,
-                 "senderwatch: warning: %llu records could not be decoded (gc removes them)\n",
-                 static_cast<unsigned long long>(scan->undecodable));
+  auto undecodable = ctx.store->Undecodable();
+  if (!undecodable) return ReportError(undecodable.error());
+  if (!undecodable->empty()) {
+    out += "\n" + Plural(undecodable->size(), "record") +
+           " could not be decoded (kept; gc sets damaged ones aside, the lock journal "
+           "keeps their locks):\n";
+    for (const auto& record : *undecodable) out += "  " + DescribeUndecodable(record, now) + "\n";
   }
   return Emit(out);
 }

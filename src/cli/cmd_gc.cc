@@ -14,8 +14,10 @@ const std::string_view kGcHelp = R"(Usage: senderwatch gc [--json]
 
 Removes records of accounts that have been inactive for longer than the
 retention ([store] retention in the policy, default 7d) and are not
-locked, and records that cannot be decoded. Locked accounts are never
-removed. The plugin also prunes when the store fills up; running gc daily
+locked. Locked accounts are never removed, whether the record or the lock
+journal says so. Damaged records are set aside, never deleted ('senderwatch
+dump' lists them), and an account the lock journal holds as locked gets its
+lock back in their place; records of a newer senderwatch are left alone. The plugin also prunes when the store fills up; running gc daily
 keeps the store small and fast. Freed pages are reused by LMDB; the data
 file does not shrink.
 
@@ -54,13 +56,18 @@ int RunGc(const GlobalOptions& base, std::span<const std::string> args) {
     json.Field("examined", report->examined);
     json.Field("removed", report->removed);
     json.Field("bytes_freed", report->bytes_freed);
+    json.Field("set_aside", report->set_aside);
     json.EndObject();
     return Emit(json.Take());
   }
   return Emit("Examined " + Plural(report->examined, "record") + ", removed " +
               std::to_string(report->removed) + " (inactive for more than " +
-              HumanDuration(ctx.policy.store.retention_seconds) + " or undecodable), freed " +
-              FormatBytes(report->bytes_freed) + " of records.\n");
+              HumanDuration(ctx.policy.store.retention_seconds) + "), freed " +
+              FormatBytes(report->bytes_freed) + " of records" +
+              (report->set_aside > 0 ? "; set aside " + Plural(report->set_aside, "damaged record") +
+                                           " ('senderwatch dump' lists them)"
+                                     : std::string()) +
+              ".\n");
 }
 
 }  // namespace senderwatch::cli

@@ -236,6 +236,14 @@ int RunShow(const GlobalOptions& base, std::span<const std::string> args) {
   }
   const UnixSeconds now = ctx.clock.Now();
   const std::vector<RuleView> rules = ViewRules(ctx.policy, **record, now);
+  // Data of this account the store cannot decode: when its record is among
+  // it, what is shown above comes from the lock journal.
+  auto all_undecodable = ctx.store->Undecodable();
+  if (!all_undecodable) return ReportError(all_undecodable.error());
+  std::vector<UndecodableRecord> undecodable;
+  for (auto& entry : *all_undecodable) {
+    if (entry.account == *account) undecodable.push_back(std::move(entry));
+  }
   if (ctx.options.json) {
     JsonWriter json;
     json.BeginObject();
@@ -244,10 +252,21 @@ int RunShow(const GlobalOptions& base, std::span<const std::string> args) {
     WriteRecordJson(json, **record, now);
     json.Key("rules");
     WriteRulesJson(json, rules);
+    json.Key("undecodable");
+    WriteUndecodableJson(json, undecodable);
     json.EndObject();
     return Emit(json.Take());
   }
-  return Emit(RenderHuman(ctx, **record, now, rules));
+  std::string out = RenderHuman(ctx, **record, now, rules);
+  if (!undecodable.empty()) {
+    const bool in_place = std::any_of(undecodable.begin(), undecodable.end(),
+                                      [](const UndecodableRecord& r) { return !r.set_aside; });
+    out += "\n" + Paint("Undecodable data", Style::kBoldRed, ctx.options.color) +
+           (in_place ? " (the record cannot be decoded: shown as the lock journal has it)\n"
+                     : "\n");
+    for (const auto& entry : undecodable) out += "  " + DescribeUndecodable(entry, now) + "\n";
+  }
+  return Emit(out);
 }
 
 }  // namespace senderwatch::cli

@@ -57,6 +57,8 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
     json.Field("file_bytes", stats->file_bytes);
     WriteTime(json, "oldest_activity", stats->oldest_activity);
     json.Field("stale_readers_cleared", stats->stale_readers_cleared);
+    json.Field("undecodable", stats->undecodable);
+    json.Field("set_aside", stats->set_aside);
     json.EndObject();
     return Emit(json.Take());
   }
@@ -78,6 +80,12 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
   list.Add("Data file", FormatBytes(stats->file_bytes));
   list.Add("Oldest activity", FormatTimeAndAgo(stats->oldest_activity, now));
   list.Add("Stale readers cleared", std::to_string(stats->stale_readers_cleared));
+  if (stats->undecodable > 0 || stats->set_aside > 0) {
+    list.Add("Undecodable",
+             std::to_string(stats->undecodable) + " in place, " +
+                 std::to_string(stats->set_aside) + " set aside ('senderwatch dump' lists them)",
+             Style::kYellow);
+  }
   return Emit(list.Render(ctx.options.color, 0));
 }
 

@@ -136,6 +136,30 @@ void WriteTime(JsonWriter& json, std::string_view key, UnixSeconds when) {
   }
 }
 
+std::string DescribeUndecodable(const UndecodableRecord& record, UnixSeconds now) {
+  std::string line = SanitizeForTerminal(record.account) + ": ";
+  line += record.set_aside ? "set aside " + FormatTimeAndAgo(record.set_aside_at, now)
+                           : std::string("in place");
+  line += ", " + FormatBytes(record.bytes) + ", " + SanitizeForTerminal(record.problem);
+  if (record.journal_locked) line += "; LOCKED in the lock journal (answered as locked)";
+  return line;
+}
+
+void WriteUndecodableJson(JsonWriter& json, const std::vector<UndecodableRecord>& records) {
+  json.BeginArray();
+  for (const auto& record : records) {
+    json.BeginObject();
+    json.Field("account", record.account);
+    json.Field("set_aside", record.set_aside);
+    WriteTime(json, "set_aside_at", record.set_aside_at);
+    json.Field("bytes", record.bytes);
+    json.Field("problem", record.problem);
+    json.Field("journal_locked", record.journal_locked);
+    json.EndObject();
+  }
+  json.EndArray();
+}
+
 void WriteRecordJson(JsonWriter& json, const AccountRecord& record, UnixSeconds now) {
   json.BeginObject();
   json.Field("account", record.account);

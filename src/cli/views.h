@@ -14,6 +14,7 @@
 #include "cli/json.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/record.h"
+#include "senderwatch/store.h"
 #include "senderwatch/verdict.h"
 
 namespace senderwatch::cli {
@@ -98,6 +99,14 @@ void WriteTime(JsonWriter& json, std::string_view key, UnixSeconds when);
 void WriteRecordJson(JsonWriter& json, const AccountRecord& record, UnixSeconds now);
 // The JSON form of rule readings (docs/cli.md "Rule reading object").
 void WriteRulesJson(JsonWriter& json, const std::vector<RuleView>& rules);
+
+// Records the store cannot decode (Store::Undecodable), so that an admin
+// sees them: one line each, "ACCOUNT: in place|set aside TIME, N bytes,
+// PROBLEM[, locked in the lock journal]", sanitized for the terminal.
+std::string DescribeUndecodable(const UndecodableRecord& record, UnixSeconds now);
+// JSON: an array of {account, set_aside, set_aside_at, bytes, problem,
+// journal_locked} (docs/cli.md).
+void WriteUndecodableJson(JsonWriter& json, const std::vector<UndecodableRecord>& records);
 
 }  // namespace senderwatch::cli
 

@@ -228,6 +228,13 @@ Result<void> HandExistingFileToOwner(int dir_fd, std::string_view name, const st
     return std::unexpected(SysError(ErrorKind::kStoreOpen, "open " + shown, errno));
   }
   Fd owned(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return std::unexpected(SysError(ErrorKind::kStoreOpen, "fstat " + shown, errno));
+  }
+  // Anything else is refused where it is used (RequireRegularOrAbsent,
+  // the journal's reader), not here.
+  if (!S_ISREG(st.st_mode)) return {};
   return FixFileOwnership(fd, shown, dir);
 }
 
@@ -332,7 +339,8 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
 
 Result<FileLock> FileLock::Acquire(const std::string& path, bool exclusive, bool create,
                                    const DirInfo& dir) {
-  const int base = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  // O_NONBLOCK: a FIFO planted under the name must not hang the open.
+  const int base = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   int fd = create ? OpenRetry(path.c_str(), base | O_RDWR | O_CREAT, kFileMode) : -1;
   if (fd < 0) fd = OpenRetry(path.c_str(), base | O_RDONLY);  // flock needs no write access
   if (fd < 0) {
@@ -340,6 +348,10 @@ Result<FileLock> FileLock::Acquire(const std::string& path, bool exclusive, bool
   }
   FileLock lock;
   lock.fd_ = fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorKind::kStoreOpen, path + " is not a regular file", EINVAL);
+  }
   if (create) {
     if (auto r = FixFileOwnership(fd, path, dir); !r) return std::unexpected(r.error());
   }

@@ -73,8 +73,9 @@ Result<void> RequireRegularOrAbsent(const std::string& path);
 Result<int> OpenDirectoryAsRoot(const std::string& path, const DirInfo& dir);
 
 // As root: if `name` exists in the directory `dir_fd`, opens it without
-// following a link, without creating it and without blocking, and applies
-// FixFileOwnership (regular files with one link only). `shown` names it in
+// following a link, without creating it and without blocking, and, if it is
+// a regular file, applies FixFileOwnership (one link only); anything else is
+// left for its user to refuse. `shown` names it in
 // errors. Not as root: nothing. Must not be called on a file this process
 // holds fcntl() locks on (closing any descriptor drops them all).
 Result<void> HandExistingFileToOwner(int dir_fd, std::string_view name, const std::string& shown,
