@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -130,6 +131,18 @@ std::vector<AsideFrame> DecodeAsideFrames(std::string_view bytes) {
     bytes.remove_prefix(12 + static_cast<size_t>(*size));
   }
   return frames;
+}
+
+// Visits every entry of `dbi` in key order until `visit` returns false.
+// The views are valid during the call only.
+Result<void> ScanDb(const lmdb::Txn& txn, MDB_dbi dbi,
+                    const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  auto cursor = lmdb::Cursor::Open(txn, dbi);
+  if (!cursor) return std::unexpected(cursor.error());
+  for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
+    if (!entry) return std::unexpected(entry.error());
+    if (!*entry || !visit((*entry)->first, (*entry)->second)) return {};
+  }
 }
 
 bool Exists(const std::string& path) {
@@ -264,6 +277,9 @@ class LmdbStore final : public Store {
   void WriteJournal(std::string_view account, const std::optional<JournalEntry>& entry);
   // The lock journal's lock of `account`, for a record that cannot be decoded.
   Result<std::optional<JournalEntry>> JournalLock(std::string_view account);
+  // The accounts the journal holds as locked now; none when it is unreadable
+  // (for reports, never for deciding what to delete).
+  std::set<std::string, std::less<>> JournalLockedAccounts();
 
   const StoreSettings settings_;
   const std::string path_;
@@ -679,6 +695,12 @@ Result<std::optional<JournalEntry>> LmdbStore::JournalLock(std::string_view acco
   return store_internal::FindLock(*journal, account, clock_.Now());
 }
 
+std::set<std::string, std::less<>> LmdbStore::JournalLockedAccounts() {
+  auto journal = store_internal::ReadJournal(path_);
+  if (!journal) return {};
+  return store_internal::LockedAccounts(*journal, clock_.Now());
+}
+
 // ---- the Store interface ------------------------------------------------------
 
 // Reads the history of `account` into record.history; returns its stored
@@ -826,22 +848,22 @@ Result<ScanReport> LmdbStore::ForEach(const Visitor& visit) {
   if (!have_dbs_) return report;
   auto txn = Begin(/*write=*/false);
   if (!txn) return std::unexpected(InStore(txn.error()));
-  auto cursor = lmdb::Cursor::Open(*txn, records_);
-  if (!cursor) return std::unexpected(InStore(cursor.error()));
-  for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
-    if (!entry) return std::unexpected(InStore(entry.error()));
-    if (!*entry) break;
-    auto decoded = DecodeRecord((*entry)->second, (*entry)->first);
+  std::optional<Error> failure;
+  auto scanned = ScanDb(*txn, records_, [&](std::string_view key, std::string_view value) {
+    auto decoded = DecodeRecord(value, key);
     if (!decoded) {
       ++report.undecodable;
-      continue;
+      return true;
     }
-    if (auto h = LoadHistory(*txn, (*entry)->first, *decoded); !h) {
-      return std::unexpected(InStore(h.error()));
+    if (auto h = LoadHistory(*txn, key, *decoded); !h) {
+      failure = h.error();
+      return false;
     }
     ++report.records;
-    if (!visit(*decoded)) break;
-  }
+    return visit(*decoded);
+  });
+  if (!scanned) return std::unexpected(InStore(scanned.error()));
+  if (failure) return std::unexpected(InStore(*failure));
   return report;
 }
 
@@ -1125,40 +1147,34 @@ Result<StoreStats> LmdbStore::Stats() {
   const UnixSeconds now = clock_.Now();
   // An undecodable record counts as locked when the journal says so (as Get
   // answers); an unreadable journal adds nothing.
-  const auto journal = store_internal::ReadJournal(path_);
-  const auto journal_locked = journal ? store_internal::LockedAccounts(*journal, now)
-                                      : std::set<std::string, std::less<>>();
+  const auto journal_locked = JournalLockedAccounts();
   auto txn = Begin(/*write=*/false);
   if (!txn) return std::unexpected(InStore(txn.error()));
   auto aside = txn->OpenDbi(kAsideDb, 0);
   if (!aside) return std::unexpected(InStore(aside.error()));
   if (*aside) {
-    auto aside_cursor = lmdb::Cursor::Open(*txn, **aside);
-    if (!aside_cursor) return std::unexpected(InStore(aside_cursor.error()));
-    for (auto entry = aside_cursor->Get(MDB_FIRST);; entry = aside_cursor->Get(MDB_NEXT)) {
-      if (!entry) return std::unexpected(InStore(entry.error()));
-      if (!*entry) break;
-      stats.set_aside += DecodeAsideFrames((*entry)->second).size();
-    }
+    auto scanned = ScanDb(*txn, **aside, [&](std::string_view, std::string_view value) {
+      stats.set_aside += DecodeAsideFrames(value).size();
+      return true;
+    });
+    if (!scanned) return std::unexpected(InStore(scanned.error()));
   }
-  auto cursor = lmdb::Cursor::Open(*txn, records_);
-  if (!cursor) return std::unexpected(InStore(cursor.error()));
-  for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
-    if (!entry) return std::unexpected(InStore(entry.error()));
-    if (!*entry) break;
+  auto scanned = ScanDb(*txn, records_, [&](std::string_view key, std::string_view value) {
     ++stats.records;
-    auto decoded = DecodeRecord((*entry)->second, (*entry)->first);
+    auto decoded = DecodeRecord(value, key);
     if (!decoded) {
       ++stats.undecodable;
-      if (journal_locked.contains((*entry)->first)) ++stats.locked;
-      continue;
+      if (journal_locked.contains(key)) ++stats.locked;
+      return true;
     }
     if (decoded->IsLocked(now)) ++stats.locked;
     if (decoded->last_seen > 0 &&
         (stats.oldest_activity == 0 || decoded->last_seen < stats.oldest_activity)) {
       stats.oldest_activity = decoded->last_seen;
     }
-  }
+    return true;
+  });
+  if (!scanned) return std::unexpected(InStore(scanned.error()));
   return stats;
 }
 
@@ -1166,9 +1182,7 @@ Result<std::vector<UndecodableRecord>> LmdbStore::Undecodable() {
   if (auto r = CheckUsable(/*write=*/false); !r) return std::unexpected(r.error());
   std::vector<UndecodableRecord> found;
   if (!have_dbs_) return found;
-  const auto journal = store_internal::ReadJournal(path_);
-  const auto journal_locked = journal ? store_internal::LockedAccounts(*journal, clock_.Now())
-                                      : std::set<std::string, std::less<>>();
+  const auto journal_locked = JournalLockedAccounts();
   auto describe = [&](std::string_view key, std::string_view bytes) {
     UndecodableRecord record;
     record.account = std::string(key);
@@ -1180,34 +1194,24 @@ Result<std::vector<UndecodableRecord>> LmdbStore::Undecodable() {
   };
   auto txn = Begin(/*write=*/false);
   if (!txn) return std::unexpected(InStore(txn.error()));
-  {
-    auto cursor = lmdb::Cursor::Open(*txn, records_);
-    if (!cursor) return std::unexpected(InStore(cursor.error()));
-    for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
-      if (!entry) return std::unexpected(InStore(entry.error()));
-      if (!*entry) break;
-      const auto [key, value] = **entry;
-      if (!DecodeRecord(value, key)) found.push_back(describe(key, value));
-    }
-  }
+  auto scanned = ScanDb(*txn, records_, [&](std::string_view key, std::string_view value) {
+    if (!DecodeRecord(value, key)) found.push_back(describe(key, value));
+    return true;
+  });
+  if (!scanned) return std::unexpected(InStore(scanned.error()));
   auto aside = txn->OpenDbi(kAsideDb, 0);
   if (!aside) return std::unexpected(InStore(aside.error()));
   if (!*aside) return found;
-  auto cursor = lmdb::Cursor::Open(*txn, **aside);
-  if (!cursor) return std::unexpected(InStore(cursor.error()));
-  std::vector<UndecodableRecord> kept;
-  for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
-    if (!entry) return std::unexpected(InStore(entry.error()));
-    if (!*entry) break;
-    for (const auto& frame : DecodeAsideFrames((*entry)->second)) {
-      UndecodableRecord record = describe((*entry)->first, frame.bytes);
+  scanned = ScanDb(*txn, **aside, [&](std::string_view key, std::string_view value) {
+    for (const auto& frame : DecodeAsideFrames(value)) {
+      UndecodableRecord record = describe(key, frame.bytes);
       record.set_aside = true;
       record.set_aside_at = frame.at;
-      kept.push_back(std::move(record));
+      found.push_back(std::move(record));
     }
-  }
-  found.insert(found.end(), std::make_move_iterator(kept.begin()),
-               std::make_move_iterator(kept.end()));
+    return true;
+  });
+  if (!scanned) return std::unexpected(InStore(scanned.error()));
   return found;
 }
 

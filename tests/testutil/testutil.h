@@ -3,6 +3,7 @@
 #ifndef SENDERWATCH_TESTS_TESTUTIL_TESTUTIL_H_
 #define SENDERWATCH_TESTS_TESTUTIL_TESTUTIL_H_
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,16 @@ class CapturingLogger final : public Logger {
  private:
   std::vector<Line> lines_;
 };
+
+// The whole content of a file ("" when it cannot be read).
+std::string ReadText(const std::string& path);
+
+// Runs `body` in a forked child; returns its exit code, -1 when it was killed
+// (with `timeout_seconds`, SIGALRM kills a child that hangs). The child never
+// returns into GoogleTest: it writes what it wants the parent to see into
+// `out` and _exit()s.
+int RunInChild(const std::function<int(std::string& out)>& body, std::string* out = nullptr,
+               unsigned timeout_seconds = 0);
 
 }  // namespace senderwatch::testing
 

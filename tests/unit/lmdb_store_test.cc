@@ -28,6 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CapturingLogger;
+using testing::ReadText;
+using testing::RunInChild;
 using testing::TempDir;
 
 constexpr UnixSeconds kNow = 1764237600;  // 2025-11-27T10:00:00Z
@@ -84,50 +86,7 @@ mode_t ModeOf(const std::string& path) {
   return st.st_mode & 07777;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
-// Runs `body` in a forked child; returns its exit code (-1: killed). The
-// child writes what it wants the parent to see into `out`.
-int RunInChild(const std::function<int(std::string& out)>& body, std::string* out = nullptr) {
-  int fds[2];
-  if (::pipe(fds) != 0) return -2;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    int code = 99;
-    std::string text;
-    try {
-      code = body(text);
-    } catch (...) {
-      code = 98;
-    }
-    const char* data = text.data();
-    size_t left = text.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fds[1], data, left);
-      if (n <= 0) break;
-      data += n;
-      left -= static_cast<size_t>(n);
-    }
-    ::_exit(code);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) {
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (out != nullptr) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 // Raw access to the environment, as another program would see it. Only
 // while no Store of the same directory is open in this process.

@@ -66,12 +66,6 @@ DirInfo InfoOf(const std::string& dir) {
   return DirInfo{st.st_uid, st.st_gid, st.st_dev, st.st_ino};
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 TEST(LockJournal, RoundTripsHostileStrings) {
   JournalEntry entry = SampleEntry("ali ce=%x\n\t\x01@b\xc3\xa4r.example");
@@ -189,7 +183,7 @@ TEST(LockJournal, UpdateRewritesAtomicallyAndDropsEndedLocks) {
   for (const auto& file : std::filesystem::directory_iterator(dir.path())) {
     EXPECT_EQ(file.path().filename(), "locks.journal");
   }
-  EXPECT_TRUE(ReadText(path).starts_with("# senderwatch lock journal v1\n"));
+  EXPECT_TRUE(testing::ReadText(path).starts_with("# senderwatch lock journal v1\n"));
 }
 
 TEST(LockJournal, UnchangedJournalIsNotRewritten) {
