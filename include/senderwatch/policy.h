@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "senderwatch/config_file.h"
 #include "senderwatch/error.h"
 #include "senderwatch/metric.h"
 
@@ -106,8 +107,13 @@ struct Policy {
   LearnSettings learn;
   SenderSettings sender;
   OnError on_error = OnError::kAccept;
-  // Optional command run (detached) when an account becomes locked; empty: none.
+  // Optional command run (detached, through /bin/sh) when an account becomes
+  // locked; empty: none. It never runs as root: it runs as `notify_user`,
+  // or as the Exim user when that is empty, and is killed after
+  // `notify_timeout_seconds` (its exit status or timeout is logged).
   std::string notify;
+  std::string notify_user;
+  int64_t notify_timeout_seconds = 30;
 };
 
 // The built-in policy used when no policy file exists (docs/tuning.md
@@ -118,9 +124,15 @@ Policy DefaultPolicy();
 // ("senderwatch.toml:12:3: unknown key 'abov'"). Rules given in the file
 // replace the built-in rules as a whole.
 Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin);
+// As above; files the policy names (the [sender] file) must pass `trust`.
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin,
+                           const FileTrust& trust);
 
 // Reads and parses a file. A missing file is an error here; callers decide
 // whether a missing *default* file means built-in defaults.
+// The file and the files it names must pass `trust` (config_file.h); the
+// overload without it trusts root and this process's own user.
+Result<Policy> LoadPolicyFile(const std::string& path, const FileTrust& trust);
 Result<Policy> LoadPolicyFile(const std::string& path);
 
 // Renders a policy as a complete TOML file (check-config, tune).

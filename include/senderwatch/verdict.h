@@ -26,7 +26,9 @@ struct Verdict {
   UnixSeconds since = 0;
   std::string reason;
   // Set when the verdict is a fail-open (or on_error=defer) answer to an
-  // internal error; the text names the cause.
+  // internal error, or when bad input (an invalid recipient, say) was left
+  // out of the count; the text names the cause. The action stays what the
+  // account's record says: an error never turns a lock into ok.
   std::string error;
 };
 

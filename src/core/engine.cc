@@ -58,20 +58,27 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
   std::string name_storage;
   auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
+  // Bad input in the other arguments is left out of the count and reported
+  // with the verdict, never instead of it: a locked account stays locked
+  // whatever a sender puts in a recipient address.
+  std::string input_error;
+  const auto note = [&](std::string_view what, const Error& e) {
+    if (!input_error.empty()) input_error += "; ";
+    input_error += std::string(what) + ": " + e.message + " (not counted)";
+  };
   std::optional<ClientNetwork> network;
   if (!client_ip.empty()) {
     auto parsed = ParseClientNetwork(client_ip);
-    if (!parsed) return std::unexpected(parsed.error());
-    network = *parsed;
+    if (parsed) network = *parsed;
+    else note("client address", parsed.error());
   }
   std::string recipient_storage;
   std::string_view recipient;
   if (!context.recipient.empty()) {
     // The account rules suit addresses too.
     auto normalized = NormalizeAccountInto(context.recipient, recipient_storage);
-    if (!normalized) return std::unexpected(Error{ErrorKind::kInvalidArgument,
-                                                  "recipient: " + normalized.error().message, 0});
-    recipient = *normalized;
+    if (normalized) recipient = *normalized;
+    else note("recipient", normalized.error());
   }
   const bool foreign_sender =
       !context.sender.empty() && !OwnsSender(policy_.sender, *name, context.sender);
@@ -94,10 +101,12 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
     if (stored && stored->has_value() && (*stored)->IsLocked(clock_.Now())) {
       Verdict locked = Evaluate(policy_, **stored, clock_.Now(), overrides);
       locked.error = counted.error().message;
+      if (!input_error.empty()) locked.error += "; " + input_error;
       return locked;
     }
     return std::unexpected(counted.error());
   }
+  verdict.error = std::move(input_error);
   return verdict;
 }
 

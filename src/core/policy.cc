@@ -1,20 +1,16 @@
 // The policy file: TOML, strict (unknown keys are errors, because a typo in
 // a threshold must not silently fall back to a default), and every error
 // points at file:line:column.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include <toml++/toml.h>
 
 #include "senderwatch/policy.h"
+#include "senderwatch/config_file.h"
 #include "senderwatch/history.h"
 #include "senderwatch/record.h"
 #include "senderwatch/units.h"
@@ -36,12 +32,13 @@ Rule MakeRule(std::string name, Metric metric, int64_t window, double above,
 
 // Reads the [sender] lookup file: "account: item, item" per line, '#'
 // comments; items are addresses, "@domain" or "*". Keys and items are
-// compared in lower case.
-Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return MakeError(ErrorKind::kConfig, "cannot read sender file " + path + ": " + std::strerror(errno));
-  }
+// compared in lower case. The file must pass the same trust checks as the
+// policy file that names it.
+Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(
+    const std::string& path, const FileTrust& trust) {
+  auto content = ReadConfigFile(path, "sender file", 16u << 20, trust);
+  if (!content) return std::unexpected(content.error());
+  std::istringstream in(*content);
   std::map<std::string, std::vector<std::string>, std::less<>> owners;
   const auto lower_trim = [](std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -75,7 +72,7 @@ Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(
 
 class PolicyParser {
  public:
-  explicit PolicyParser(std::string_view origin) : origin_(origin) {}
+  PolicyParser(std::string_view origin, const FileTrust& trust) : origin_(origin), trust_(trust) {}
 
   Result<Policy> Parse(const toml::table& root) {
     Policy policy = DefaultPolicy();
@@ -91,6 +88,18 @@ class PolicyParser {
         auto text = String(node, k);
         if (!text) return std::unexpected(text.error());
         policy.notify = *text;
+      } else if (k == "notify_user") {
+        auto text = String(node, k);
+        if (!text) return std::unexpected(text.error());
+        if (*text == "root" || *text == "0") {
+          return Fail(node, "notify_user must not be root: the notify command never runs as root");
+        }
+        policy.notify_user = *text;
+      } else if (k == "notify_timeout") {
+        auto seconds = Duration(node, k);
+        if (!seconds) return std::unexpected(seconds.error());
+        if (*seconds <= 0 || *seconds > 3600) return Fail(node, "notify_timeout must be between 1s and 1h");
+        policy.notify_timeout_seconds = *seconds;
       } else if (k == "store") {
         if (auto r = ParseStore(node, policy.store); !r) return std::unexpected(r.error());
       } else if (k == "lock") {
@@ -103,7 +112,7 @@ class PolicyParser {
         if (auto r = ParseSender(node, policy.sender); !r) return std::unexpected(r.error());
       } else {
         return Fail(node, "unknown key '" + std::string(k) +
-                              "' (expected on_error, notify, [store], [lock], [learn], [sender] or [[rule]])");
+                              "' (expected on_error, notify, notify_user, notify_timeout, [store], [lock], [learn], [sender] or [[rule]])");
       }
     }
     return policy;
@@ -261,7 +270,7 @@ class PolicyParser {
       } else if (k == "file") {
         if (text->empty() || text->front() != '/') return Fail(value, "sender file must be an absolute path");
         sender.file = *text;
-        auto owners = LoadOwners(*text);
+        auto owners = LoadOwners(*text, trust_);
         if (!owners) return Fail(value, owners.error().message);
         sender.owners = std::move(*owners);
       } else {
@@ -407,6 +416,7 @@ class PolicyParser {
   }
 
   std::string_view origin_;
+  const FileTrust& trust_;
 };
 
 }  // namespace
@@ -431,10 +441,11 @@ Policy DefaultPolicy() {
   return policy;
 }
 
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) {
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin,
+                           const FileTrust& trust) {
   try {
     toml::table root = toml::parse(toml_text, origin);
-    return PolicyParser(origin).Parse(root);
+    return PolicyParser(origin, trust).Parse(root);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return MakeError(ErrorKind::kConfig, std::string(origin) + ":" + std::to_string(where.line) +
@@ -445,41 +456,18 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) 
   }
 }
 
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) {
+  return ParsePolicy(toml_text, origin, DefaultFileTrust());
+}
+
+Result<Policy> LoadPolicyFile(const std::string& path, const FileTrust& trust) {
+  auto text = ReadConfigFile(path, "policy file", 1u << 20, trust);
+  if (!text) return std::unexpected(text.error());
+  return ParsePolicy(*text, path, trust);
+}
+
 Result<Policy> LoadPolicyFile(const std::string& path) {
-  // O_NONBLOCK and a regular-file check: a FIFO or a device named by
-  // config= must give an error, not block Exim or read forever.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return MakeError(ErrorKind::kConfig,
-                     "cannot read policy file " + path + ": " + std::strerror(err), err);
-  }
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return MakeError(ErrorKind::kConfig, "policy file " + path + " is not a regular file");
-  }
-  constexpr size_t kMaxPolicy = 1u << 20;
-  std::string text;
-  char buffer[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return MakeError(ErrorKind::kConfig,
-                       "cannot read policy file " + path + ": " + std::strerror(err), err);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxPolicy) {
-      ::close(fd);
-      return MakeError(ErrorKind::kConfig, "policy file " + path + " is larger than 1 MiB");
-    }
-  }
-  ::close(fd);
-  return ParsePolicy(text, path);
+  return LoadPolicyFile(path, DefaultFileTrust());
 }
 
 }  // namespace senderwatch

@@ -97,15 +97,10 @@ void PeakTracker::OnRecipient(UnixSeconds time, AccountRef ref, std::string_view
                               std::string_view sender, std::string_view recipient) {
   Tick(time);
   Account& account = Get(ref);
+  // Unreadable addresses are left out of the count by the engine itself.
   auto verdict = engine_.CheckSender(ref.name, client_ip, {}, CheckContext{recipient, sender});
-  if (!verdict) {
-    ++engine_errors_;
-    verdict = engine_.CheckSender(ref.name, {}, {}, CheckContext{{}, sender});
-  }
-  if (!verdict) {
-    ++engine_errors_;
-    return;
-  }
+  if (!verdict || !verdict->error.empty()) ++engine_errors_;
+  if (!verdict) return;
   ++account.recipients;
   Measure(account);
 }

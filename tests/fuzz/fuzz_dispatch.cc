@@ -14,6 +14,7 @@
 //
 // Beyond "never crash": every answer is one line in the contract's shape,
 // and every main-log line is one escaped line starting "senderwatch: ".
+#include <unistd.h>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -52,6 +53,8 @@ class FuzzHost final : public senderwatch::exim::Host {
     if (line.rfind("senderwatch: ", 0) != 0) Fail("main-log line without the prefix", line);
   }
   std::string SpoolDirectory() noexcept override { return spool_; }
+  std::string EximUid() noexcept override { return std::to_string(::geteuid()); }
+  std::string EximGid() noexcept override { return std::to_string(::getegid()); }
 
  private:
   std::string spool_;

@@ -11,6 +11,7 @@
 #define SENDERWATCH_TESTS_RELIABILITY_HARNESS_H_
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -67,6 +68,8 @@ class FakeHost final : public exim::Host {
   explicit FakeHost(std::string spool = "/nonexistent-spool") : spool_(std::move(spool)) {}
   void LogMain(std::string_view line) noexcept override;
   std::string SpoolDirectory() noexcept override { return spool_; }
+  std::string EximUid() noexcept override { return std::to_string(::geteuid()); }
+  std::string EximGid() noexcept override { return std::to_string(::getegid()); }
   const std::vector<std::string>& lines() const { return lines_; }
   // Lines containing `needle`.
   int Count(std::string_view needle) const;
