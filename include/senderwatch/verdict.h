@@ -43,6 +43,9 @@ struct RuleReading {
   const Rule* rule = nullptr;
   double value = 0;
   double limit = 0;        // after learning, escalation and per-call overrides
+  // While the account is locked: the limit of a lock rule once it is
+  // released (escalated for the lock in force); else equal to `limit`.
+  double next_limit = 0;
   bool enabled = true;     // false when an override turned the rule off
   bool fired = false;
   // Learned rules: true when the limit came from the account's history,
