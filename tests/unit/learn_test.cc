@@ -299,6 +299,9 @@ class FaultyStore final : public Store {
     if (account == undecodable_) return MakeError(ErrorKind::kStoreCorrupt, "undecodable record");
     return inner_.Update(account, mutate);
   }
+  Result<void> ModifyProvisional(std::string_view account, const Mutator& mutate) override {
+    return inner_.ModifyProvisional(account, mutate);
+  }
   Result<std::optional<AccountRecord>> Get(std::string_view account) override {
     return inner_.Get(account);
   }
