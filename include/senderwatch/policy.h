@@ -61,7 +61,19 @@ struct StoreSettings {
   int64_t sync_interval_seconds = 30;
   // Records without activity for this long (and not locked) are pruned.
   int64_t retention_seconds = 7 * 24 * 3600;
+  // Failed logins of a name that has no record (it never sent) are kept in a
+  // bounded table of provisional records, at most this many, and never more
+  // than one per 4 KiB of max_size (ProvisionalCap). When it is full the
+  // least useful entries go first (Store::ModifyProvisional). Larger: a
+  // password-guessing run against a name that never sent survives a bigger
+  // flood of invented names; smaller: the flood takes less space.
+  uint64_t provisional_records = 100000;
 };
+
+// The most provisional records a store keeps: provisional_records, but at
+// most one per 4 KiB of max_size, so they never take more than a small part
+// of the map whatever the settings.
+uint64_t ProvisionalCap(const StoreSettings& settings);
 
 // How learned limits are derived from an account's hourly history. The
 // hourly limit is max(floor, multiple x the percentile of the account's

@@ -172,7 +172,7 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenM
       context->logger->Log(LogLevel::kInfo,
                            "no store in " + settings.path + " yet: nothing recorded so far");
       context->store_not_created = true;
-      context->store = NewMemoryStore(settings.retention_seconds);
+      context->store = NewMemoryStore(settings);
       return context;
     }
     return std::unexpected(store.error());

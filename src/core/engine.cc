@@ -112,11 +112,11 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
 
 Result<void> Engine::CountEvent(
     std::string_view account, const LimitOverrides& overrides, Verdict& verdict,
-    const std::function<void(AccountRecord&, UnixSeconds)>& count) {
+    const std::function<void(AccountRecord&, UnixSeconds)>& count, bool provisional) {
   const UnixSeconds now = clock_.Now();
   bool newly_locked = false;
   std::optional<AccountRecord> locked;  // copied only for the announcement
-  auto modified = store_.Modify(account, [&](AccountRecord& r) {
+  const Store::Mutator mutate = [&](AccountRecord& r) {
     const bool expired = ExpireLock(r, now);
     count(r, now);
     verdict = Evaluate(policy_, r, now, overrides);
@@ -126,7 +126,9 @@ Result<void> Engine::CountEvent(
       locked = r;
     }
     return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
-  });
+  };
+  auto modified = provisional ? store_.ModifyProvisional(account, mutate)
+                              : store_.Modify(account, mutate);
   if (!modified) return std::unexpected(modified.error());
   if (newly_locked && locked) Announce(*locked);
   return {};
@@ -170,11 +172,13 @@ Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view 
     // network of the account: failed logins are not the account's own use.
     if (auto parsed = ParseClientNetwork(client_ip); !parsed) return std::unexpected(parsed.error());
   }
-  return RecordFailure(Counter::kAuthfails, Counter::kAuthfails, user);
+  // Anyone can invent user names: their failed logins stay provisional
+  // (bounded) until the name sends.
+  return RecordFailure(Counter::kAuthfails, Counter::kAuthfails, user, /*provisional=*/true);
 }
 
 Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter result,
-                                       std::string_view account) {
+                                       std::string_view account, bool provisional) {
   std::string name_storage;
   auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
@@ -183,7 +187,7 @@ Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter r
   auto counted = CountEvent(*name, LimitOverrides{}, verdict, [&](AccountRecord& r, UnixSeconds now) {
     if (counter) r.Count(*counter, now);
     in_last_hour = CounterInWindow(r, result, 3600, now);
-  });
+  }, provisional);
   if (!counted) return std::unexpected(counted.error());
   return in_last_hour;
 }

@@ -1,6 +1,7 @@
 // The policy file: TOML, strict (unknown keys are errors, because a typo in
 // a threshold must not silently fall back to a default), and every error
 // points at file:line:column.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -191,9 +192,16 @@ class PolicyParser {
         if (!seconds) return std::unexpected(seconds.error());
         if (*seconds < kMaxWindow) return Fail(value, "retention must be at least 24h (the longest window)");
         store.retention_seconds = *seconds;
+      } else if (k == "provisional_records") {
+        const auto* count = value.as_integer();
+        if (count == nullptr || count->get() < 0) {
+          return Fail(value, "provisional_records must be a whole number, 0 or more");
+        }
+        store.provisional_records = static_cast<uint64_t>(count->get());
       } else {
         return Fail(value, "unknown key '" + std::string(k) +
-                               "' in [store] (expected path, max_size, durability, sync_interval, retention)");
+                               "' in [store] (expected path, max_size, durability, sync_interval, "
+                               "retention, provisional_records)");
       }
     }
     return true;
@@ -420,6 +428,10 @@ class PolicyParser {
 };
 
 }  // namespace
+
+uint64_t ProvisionalCap(const StoreSettings& settings) {
+  return std::min(settings.provisional_records, settings.max_size / 4096);
+}
 
 Policy DefaultPolicy() {
   Policy policy;

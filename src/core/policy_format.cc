@@ -68,6 +68,7 @@ std::string FormatPolicy(const Policy& p) {
   out += "durability = " + Quote(durability) + "\n";
   out += "sync_interval = " + Quote(FormatDuration(p.store.sync_interval_seconds)) + "\n";
   out += "retention = " + Quote(FormatDuration(p.store.retention_seconds)) + "\n";
+  out += "provisional_records = " + std::to_string(p.store.provisional_records) + "\n";
   out += "\n[lock]\nduration = " + Quote(FormatDuration(p.lock_duration_seconds)) + "\n";
   out += "escalation = " + Number(p.escalation) + "\n";
   out += "\n[learn]\n";

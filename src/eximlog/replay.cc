@@ -6,7 +6,7 @@
 namespace senderwatch::eximlog {
 
 Replayer::Replayer(const Policy& policy, Logger& logger, ChangeListener on_change)
-    : Replayer(policy, NewMemoryStore(policy.store.retention_seconds), nullptr, logger,
+    : Replayer(policy, NewMemoryStore(policy.store), nullptr, logger,
                std::move(on_change)) {}
 
 Replayer::Replayer(const Policy& policy, Store& store, Logger& logger, ChangeListener on_change)

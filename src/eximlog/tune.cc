@@ -57,7 +57,7 @@ Policy MeasuringPolicy(const Policy& policy, const std::vector<Series>& series) 
 PeakTracker::PeakTracker(const Policy& policy, std::vector<Series> series)
     : series_(std::move(series)),
       measuring_(MeasuringPolicy(policy, series_)),
-      store_(NewMemoryStore(policy.store.retention_seconds)),
+      store_(NewMemoryStore(policy.store)),
       engine_(measuring_, *store_, clock_, logger_) {}
 
 PeakTracker::Account& PeakTracker::Get(AccountRef ref) {

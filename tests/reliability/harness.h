@@ -89,6 +89,18 @@ std::string CheckSender(exim::Host& host, const std::string& config, const std::
 std::string PeekSender(exim::Host& host, const std::string& config, const std::string& account);
 std::string RecordBounce(exim::Host& host, const std::string& config, const std::string& account);
 
+// A rule that locks any account with more than 2 recipients in an hour
+// (the faults tests lock "mallory" with it and give every other account one
+// call).
+inline constexpr std::string_view kLockAfterTwo = R"(
+[[rule]]
+name = "two-is-enough"
+metric = "recipients"
+window = "1h"
+above = 2
+action = "lock"
+)";
+
 // Writes `text` to `path` (mode 0644); throws on failure.
 void WriteFile(const std::string& path, std::string_view text);
 
