@@ -4,8 +4,9 @@
 # The plugin runs the policy's `notify` command once per lock it stores (a
 # lock made by hand with `senderwatch lock` is not announced: the admin
 # knows), detached (stdin, stdout and stderr on /dev/null, its own session),
-# as the user of the Exim process that found the compromise (Debian-exim, or
-# root in delivery processes). Install it and name it in
+# never as root: as the policy's notify_user, by default the Exim user
+# (Debian-exim), with umask 022, killed after notify_timeout (30s). Its exit
+# status is written to Exim's main log. Install it and name it in
 # /etc/exim4/senderwatch.toml:
 #
 #   install -m 0755 /usr/share/doc/senderwatch/exim-snippets/notify-postmaster.sh \

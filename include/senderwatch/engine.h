@@ -63,6 +63,7 @@ class Engine {
   Result<uint64_t> RecordDefer(std::string_view account, std::string_view recipient,
                                std::string_view reason);
   // A failed SMTP AUTH for `user`; returns the failures of the last hour.
+  // A user without a record gets a provisional one (Store::ModifyProvisional).
   Result<uint64_t> RecordAuthfail(std::string_view user, std::string_view client_ip);
 
   // Manual lock by an administrator.
@@ -78,15 +79,18 @@ class Engine {
 
  private:
   // Counts `counter` (nullopt: nothing) for `account`; returns `result` of
-  // the last hour.
+  // the last hour. `provisional`: see CountEvent.
   Result<uint64_t> RecordFailure(std::optional<Counter> counter, Counter result,
-                                 std::string_view account);
+                                 std::string_view account, bool provisional = false);
   // One counted event in one store transaction: ends an expired lock,
   // lets `count` change the record, evaluates, stores a newly fired lock
-  // (durably) and announces it. `verdict` receives the evaluation.
+  // (durably) and announces it. `verdict` receives the evaluation. With
+  // `provisional`, an account without a record is counted in a provisional
+  // record (Store::ModifyProvisional).
   Result<void> CountEvent(std::string_view account, const LimitOverrides& overrides,
                                    Verdict& verdict,
-                                   const std::function<void(AccountRecord&, UnixSeconds)>& count);
+                                   const std::function<void(AccountRecord&, UnixSeconds)>& count,
+                                   bool provisional = false);
   void Announce(const AccountRecord& record);
 
   const Policy& policy_;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "senderwatch/config_file.h"
 #include "senderwatch/error.h"
 #include "senderwatch/metric.h"
 
@@ -60,7 +61,19 @@ struct StoreSettings {
   int64_t sync_interval_seconds = 30;
   // Records without activity for this long (and not locked) are pruned.
   int64_t retention_seconds = 7 * 24 * 3600;
+  // Failed logins of a name that has no record (it never sent) are kept in a
+  // bounded table of provisional records, at most this many, and never more
+  // than one per 4 KiB of max_size (ProvisionalCap). When it is full the
+  // least useful entries go first (Store::ModifyProvisional). Larger: a
+  // password-guessing run against a name that never sent survives a bigger
+  // flood of invented names; smaller: the flood takes less space.
+  uint64_t provisional_records = 100000;
 };
+
+// The most provisional records a store keeps: provisional_records, but at
+// most one per 4 KiB of max_size, so they never take more than a small part
+// of the map whatever the settings.
+uint64_t ProvisionalCap(const StoreSettings& settings);
 
 // How learned limits are derived from an account's hourly history. The
 // hourly limit is max(floor, multiple x the percentile of the account's
@@ -106,8 +119,13 @@ struct Policy {
   LearnSettings learn;
   SenderSettings sender;
   OnError on_error = OnError::kAccept;
-  // Optional command run (detached) when an account becomes locked; empty: none.
+  // Optional command run (detached, through /bin/sh) when an account becomes
+  // locked; empty: none. It never runs as root: it runs as `notify_user`,
+  // or as the Exim user when that is empty, and is killed after
+  // `notify_timeout_seconds` (its exit status or timeout is logged).
   std::string notify;
+  std::string notify_user;
+  int64_t notify_timeout_seconds = 30;
 };
 
 // The built-in policy used when no policy file exists (docs/tuning.md
@@ -118,9 +136,15 @@ Policy DefaultPolicy();
 // ("senderwatch.toml:12:3: unknown key 'abov'"). Rules given in the file
 // replace the built-in rules as a whole.
 Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin);
+// As above; files the policy names (the [sender] file) must pass `trust`.
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin,
+                           const FileTrust& trust);
 
 // Reads and parses a file. A missing file is an error here; callers decide
 // whether a missing *default* file means built-in defaults.
+// The file and the files it names must pass `trust` (config_file.h); the
+// overload without it trusts root and this process's own user.
+Result<Policy> LoadPolicyFile(const std::string& path, const FileTrust& trust);
 Result<Policy> LoadPolicyFile(const std::string& path);
 
 // Renders a policy as a complete TOML file (check-config, tune).

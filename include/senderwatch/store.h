@@ -59,6 +59,7 @@ struct StoreStats {
   std::string location;          // path or URL
   uint64_t records = 0;
   uint64_t locked = 0;
+  uint64_t provisional = 0;      // provisional records (failed logins of unknown names)
   uint64_t map_size = 0;         // bytes reserved (LMDB map size)
   uint64_t used_bytes = 0;       // bytes in use by pages
   uint64_t file_bytes = 0;       // size of the data file
@@ -94,23 +95,40 @@ class Store {
     return {};
   }
 
+  // Modify for an event that alone must not create a record: a failed login
+  // names any user an attacker cares to invent. When `account` has a record
+  // this is Modify. Otherwise the record `mutate` sees and changes is a
+  // provisional record, kept in a table bounded by ProvisionalCap(): when a
+  // new name finds it full, a batch of the least useful entries is evicted
+  // first (unlocked ones with the fewest recent failures), and a store whose
+  // map is full empties part of it before it gives up on any write. A lock
+  // taken on a provisional record stays there (synced, but not in the lock
+  // journal, so a flood of invented names cannot grow the journal), and so
+  // is bounded too. Update and Modify of such a name start from its
+  // provisional record and make it a record: its failed logins, and its
+  // lock, join the account. Provisional records keep no history.
+  virtual Result<void> ModifyProvisional(std::string_view account, const Mutator& mutate) = 0;
+
   // Reads without writing (a read-only transaction); nullopt when absent.
   // A record that cannot be decoded is an Error, unless the lock journal
   // holds the account as locked: then the record the journal describes
   // (the lock, no counters), so a damaged record never releases a lock.
+  // Falls back to the provisional record of a name without a record.
   virtual Result<std::optional<AccountRecord>> Get(std::string_view account) = 0;
 
-  // Visits every record in key order, in one consistent snapshot.
+  // Visits every record in key order, in one consistent snapshot
+  // (provisional records are not visited).
   virtual Result<ScanReport> ForEach(const Visitor& visit) = 0;
 
-  // Removes a record; false when there was none.
+  // Removes a record (and a provisional record of the name); false when
+  // there was none.
   virtual Result<bool> Erase(std::string_view account) = 0;
 
   // Removes records inactive for longer than the retention that are not
-  // locked, neither in the record nor in the lock journal. Damaged records
-  // are moved aside (Undecodable lists them) and, where the journal holds
-  // the account as locked, replaced by the journal's lock; records of a
-  // newer senderwatch stay where they are.
+  // locked, neither in the record nor in the lock journal; provisional
+  // records by the same rule. Damaged records are moved aside (Undecodable
+  // lists them) and, where the journal holds the account as locked, replaced
+  // by the journal's lock; records of a newer senderwatch stay where they are.
   virtual Result<PruneReport> Prune(UnixSeconds now) = 0;
 
   // Every record that cannot be decoded: those in place, then those set
@@ -138,8 +156,10 @@ Result<std::unique_ptr<Store>> OpenLmdbStore(const StoreSettings& settings,
                                              const Clock& clock, Logger& logger,
                                              OpenMode mode = OpenMode::kReadWrite);
 
-// A store in memory: for log replay and tests.
+// A store in memory: for log replay and tests. `settings` gives the
+// retention and the provisional cap; only those are used.
 std::unique_ptr<Store> NewMemoryStore(int64_t retention_seconds = 7 * 24 * 3600);
+std::unique_ptr<Store> NewMemoryStore(const StoreSettings& settings);
 
 }  // namespace senderwatch
 

@@ -26,7 +26,9 @@ struct Verdict {
   UnixSeconds since = 0;
   std::string reason;
   // Set when the verdict is a fail-open (or on_error=defer) answer to an
-  // internal error; the text names the cause.
+  // internal error, or when bad input (an invalid recipient, say) was left
+  // out of the count; the text names the cause. The action stays what the
+  // account's record says: an error never turns a lock into ok.
   std::string error;
 };
 
@@ -41,6 +43,9 @@ struct RuleReading {
   const Rule* rule = nullptr;
   double value = 0;
   double limit = 0;        // after learning, escalation and per-call overrides
+  // While the account is locked: the limit of a lock rule once it is
+  // released (escalated for the lock in force); else equal to `limit`.
+  double next_limit = 0;
   bool enabled = true;     // false when an override turned the rule off
   bool fired = false;
   // Learned rules: true when the limit came from the account's history,

@@ -51,7 +51,7 @@ int RunCheckConfig(const GlobalOptions& base, std::span<const std::string> args)
   struct stat st;
   const bool exists = stat(path.c_str(), &st) == 0 || errno != ENOENT;
   Result<Policy> policy = DefaultPolicy();
-  if (exists) policy = LoadPolicyFile(path);
+  if (exists) policy = LoadPolicyFile(path, CliFileTrust());
 
   if (options->json) {
     JsonWriter json;

@@ -129,7 +129,7 @@ int RunLearn(const GlobalOptions& base, std::span<const std::string> args) {
   }
 
   const Policy counting = eximlog::CountingPolicy(ctx.policy);
-  auto replayed = NewMemoryStore(ctx.policy.store.retention_seconds);
+  auto replayed = NewMemoryStore(ctx.policy.store);
   NullLogger engine_log;  // no rules: the engine has nothing to say
   eximlog::Replayer replayer(counting, *replayed, engine_log);
   eximlog::Joiner joiner(replayer);

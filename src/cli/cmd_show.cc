@@ -65,7 +65,10 @@ std::string RuleWindowText(const RuleView& view) {
 // "1000 (fallback: too little history)" while the account is too new.
 std::string LimitText(const RuleView& view) {
   const std::string marker = LimitMarker(view);
-  return FormatNumber(view.limit) + (marker.empty() ? "" : " (" + marker + ")");
+  std::string text = FormatNumber(view.limit) + (marker.empty() ? "" : " (" + marker + ")");
+  // Escalation: the lock in force makes the next one come sooner.
+  if (view.next_limit != view.limit) text += " (next time " + FormatNumber(view.next_limit) + ")";
+  return text;
 }
 
 std::string StatusText(const RuleView& view) {

@@ -52,6 +52,7 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
     json.Field("location", stats->location);
     json.Field("records", stats->records);
     json.Field("locked", stats->locked);
+    json.Field("provisional", stats->provisional);
     json.Field("map_size", stats->map_size);
     json.Field("used_bytes", stats->used_bytes);
     json.Field("file_bytes", stats->file_bytes);
@@ -67,6 +68,7 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
   list.Add("Records", std::to_string(stats->records));
   list.Add("Locked", std::to_string(stats->locked),
            stats->locked > 0 ? Style::kRed : Style::kPlain);
+  list.Add("Provisional", std::to_string(stats->provisional) + " (failed logins of names that never sent)");
   std::string used = FormatBytes(stats->used_bytes);
   if (stats->map_size > 0) {
     const double share =

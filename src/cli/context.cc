@@ -76,10 +76,21 @@ std::string ConfigPath(const GlobalOptions& options) {
   return options.config.empty() ? std::string(kDefaultConfigPath) : options.config;
 }
 
+FileTrust CliFileTrust() {
+  FileTrust trust = DefaultFileTrust();
+  for (const char* name : {"Debian-exim", "exim"}) {
+    if (const passwd* pw = ::getpwnam(name)) {
+      trust.owners.push_back(pw->pw_uid);
+      break;
+    }
+  }
+  return trust;
+}
+
 Result<Policy> LoadEffectivePolicy(const GlobalOptions& options) {
   const std::string path = ConfigPath(options);
   if (options.config.empty() && !FileExists(path)) return DefaultPolicy();
-  return LoadPolicyFile(path);
+  return LoadPolicyFile(path, CliFileTrust());
 }
 
 std::string ResolveStorePath(const GlobalOptions& options, const Policy& policy, Logger& logger) {
@@ -161,7 +172,7 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenM
       context->logger->Log(LogLevel::kInfo,
                            "no store in " + settings.path + " yet: nothing recorded so far");
       context->store_not_created = true;
-      context->store = NewMemoryStore(settings.retention_seconds);
+      context->store = NewMemoryStore(settings);
       return context;
     }
     return std::unexpected(store.error());

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "senderwatch/clock.h"
+#include "senderwatch/config_file.h"
 #include "senderwatch/error.h"
 #include "senderwatch/log.h"
 #include "senderwatch/policy.h"
@@ -46,6 +47,11 @@ std::string ConfigPath(const GlobalOptions& options);
 
 // Loads the effective policy: the --config file, else the default file, else
 // (no default file) DefaultPolicy().
+// Whose policy files the CLI trusts: root, the Exim user (Debian-exim or
+// exim) and the user running it. Exim processes trust root and the Exim
+// user, so check-config refuses what the plugin would refuse.
+FileTrust CliFileTrust();
+
 Result<Policy> LoadEffectivePolicy(const GlobalOptions& options);
 
 // --db, else the policy's [store] path, else $spool_directory/db/senderwatch

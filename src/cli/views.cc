@@ -41,6 +41,7 @@ std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& recor
     view.rule = reading.rule;
     view.value = reading.value;
     view.limit = reading.limit;
+    view.next_limit = reading.next_limit;
     view.enabled = reading.enabled;
     view.fired = reading.fired;
     view.learned = reading.learned;
@@ -224,6 +225,7 @@ void WriteRulesJson(JsonWriter& json, const std::vector<RuleView>& rules) {
     json.Field("action", ActionName(view.rule->action));
     json.Field("value", view.value);
     json.Field("limit", view.limit);
+    json.Field("next_limit", view.next_limit);
     json.Field("min", view.rule->min);
     json.Field("enabled", view.enabled);
     json.Field("fired", view.fired);

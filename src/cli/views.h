@@ -32,6 +32,8 @@ struct RuleView {
   const Rule* rule = nullptr;
   double value = 0;
   double limit = 0;
+  // After the release of the lock in force, escalated (see RuleReading).
+  double next_limit = 0;
   bool enabled = true;
   bool fired = false;
   // How close the rule is to firing: value / limit, scaled down while the

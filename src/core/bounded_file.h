@@ -6,7 +6,8 @@
 // O_NONBLOCK, optionally O_NOFOLLOW, fstat() of what was actually opened
 // (regular files only), and a size bound.
 //
-// Internal to senderwatch (the policy loader and the store use it).
+// Internal to senderwatch: ReadConfigFile (policy and owners files, which adds
+// the owner and mode checks) and the store's lock journal build on it.
 #ifndef SENDERWATCH_SRC_CORE_BOUNDED_FILE_H_
 #define SENDERWATCH_SRC_CORE_BOUNDED_FILE_H_
 

@@ -58,20 +58,27 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
   std::string name_storage;
   auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
+  // Bad input in the other arguments is left out of the count and reported
+  // with the verdict, never instead of it: a locked account stays locked
+  // whatever a sender puts in a recipient address.
+  std::string input_error;
+  const auto note = [&](std::string_view what, const Error& e) {
+    if (!input_error.empty()) input_error += "; ";
+    input_error += std::string(what) + ": " + e.message + " (not counted)";
+  };
   std::optional<ClientNetwork> network;
   if (!client_ip.empty()) {
     auto parsed = ParseClientNetwork(client_ip);
-    if (!parsed) return std::unexpected(parsed.error());
-    network = *parsed;
+    if (parsed) network = *parsed;
+    else note("client address", parsed.error());
   }
   std::string recipient_storage;
   std::string_view recipient;
   if (!context.recipient.empty()) {
     // The account rules suit addresses too.
     auto normalized = NormalizeAccountInto(context.recipient, recipient_storage);
-    if (!normalized) return std::unexpected(Error{ErrorKind::kInvalidArgument,
-                                                  "recipient: " + normalized.error().message, 0});
-    recipient = *normalized;
+    if (normalized) recipient = *normalized;
+    else note("recipient", normalized.error());
   }
   const bool foreign_sender =
       !context.sender.empty() && !OwnsSender(policy_.sender, *name, context.sender);
@@ -94,20 +101,22 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
     if (stored && stored->has_value() && (*stored)->IsLocked(clock_.Now())) {
       Verdict locked = Evaluate(policy_, **stored, clock_.Now(), overrides);
       locked.error = counted.error().message;
+      if (!input_error.empty()) locked.error += "; " + input_error;
       return locked;
     }
     return std::unexpected(counted.error());
   }
+  verdict.error = std::move(input_error);
   return verdict;
 }
 
 Result<void> Engine::CountEvent(
     std::string_view account, const LimitOverrides& overrides, Verdict& verdict,
-    const std::function<void(AccountRecord&, UnixSeconds)>& count) {
+    const std::function<void(AccountRecord&, UnixSeconds)>& count, bool provisional) {
   const UnixSeconds now = clock_.Now();
   bool newly_locked = false;
   std::optional<AccountRecord> locked;  // copied only for the announcement
-  auto modified = store_.Modify(account, [&](AccountRecord& r) {
+  const Store::Mutator mutate = [&](AccountRecord& r) {
     const bool expired = ExpireLock(r, now);
     count(r, now);
     verdict = Evaluate(policy_, r, now, overrides);
@@ -117,7 +126,9 @@ Result<void> Engine::CountEvent(
       locked = r;
     }
     return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
-  });
+  };
+  auto modified = provisional ? store_.ModifyProvisional(account, mutate)
+                              : store_.Modify(account, mutate);
   if (!modified) return std::unexpected(modified.error());
   if (newly_locked && locked) Announce(*locked);
   return {};
@@ -161,11 +172,13 @@ Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view 
     // network of the account: failed logins are not the account's own use.
     if (auto parsed = ParseClientNetwork(client_ip); !parsed) return std::unexpected(parsed.error());
   }
-  return RecordFailure(Counter::kAuthfails, Counter::kAuthfails, user);
+  // Anyone can invent user names: their failed logins stay provisional
+  // (bounded) until the name sends.
+  return RecordFailure(Counter::kAuthfails, Counter::kAuthfails, user, /*provisional=*/true);
 }
 
 Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter result,
-                                       std::string_view account) {
+                                       std::string_view account, bool provisional) {
   std::string name_storage;
   auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
@@ -174,7 +187,7 @@ Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter r
   auto counted = CountEvent(*name, LimitOverrides{}, verdict, [&](AccountRecord& r, UnixSeconds now) {
     if (counter) r.Count(*counter, now);
     in_last_hour = CounterInWindow(r, result, 3600, now);
-  });
+  }, provisional);
   if (!counted) return std::unexpected(counted.error());
   return in_last_hour;
 }

@@ -99,8 +99,13 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
                                    const LimitOverrides& overrides) {
   std::vector<RuleReading> readings;
   readings.reserve(policy.rules.size());
-  const double escalation =
-      std::pow(policy.escalation, std::min<uint32_t>(record.lock_count, 3));
+  // Repeat offenders: lock rules trip sooner after each earlier lock. While
+  // a lock is in force it is one of lock_count: the limits that applied to
+  // it are those of the locks before it; the next lock's are one step on.
+  const uint32_t earlier_locks =
+      record.IsLocked(now) && record.lock_count > 0 ? record.lock_count - 1 : record.lock_count;
+  const double escalation = std::pow(policy.escalation, std::min<uint32_t>(earlier_locks, 3));
+  const double next_step = earlier_locks < 3 ? policy.escalation : 1.0;
   // Rules mostly share a window (and an evidence floor): sum each distinct
   // pair once, so the cost grows with windows, not with rules.
   struct Sums {
@@ -127,12 +132,15 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
         reading.learned = true;
       }
     }
-    // Repeat offenders: a lock rule trips sooner after each earlier lock.
-    if (rule.action == Action::kLock) reading.limit *= escalation;
+    reading.next_limit = reading.limit;
+    if (rule.action == Action::kLock) {
+      reading.limit *= escalation;
+      reading.next_limit = reading.limit * (record.IsLocked(now) ? next_step : 1.0);
+    }
     if (!overrides.empty()) {
       if (auto it = overrides.limits.find(rule.name); it != overrides.limits.end()) {
         reading.enabled = it->second.has_value();
-        if (it->second) reading.limit = *it->second;
+        if (it->second) reading.limit = reading.next_limit = *it->second;
       }
     }
     // A release wipes the slate for lock rules only: rate limits (defer)

@@ -4,7 +4,6 @@
 #include "senderwatch/failure.h"
 
 #include <array>
-#include <cctype>
 #include <string>
 
 namespace senderwatch {
@@ -75,6 +74,18 @@ bool ContainsAny(const std::string& haystack, const std::array<std::string_view,
   return false;
 }
 
+// Failures Exim reports for reasons of its own, through msg:fail:internal,
+// that say nothing about the recipient (deliver.c and queue.c, 4.96 to
+// 4.98): an administrator removed the message (-Mrm, which `senderwatch
+// queue --remove` runs) or cancelled it (-Mg), timeout_frozen_after ran out,
+// a system filter failed it, or a mail loop. Matched at the start, in lower
+// case.
+constexpr std::array<std::string_view, 3> kEximOwnPrefixes = {
+    "message removed by ",            // -Mrm
+    "delivery cancelled",             // -Mg, timeout_frozen_after, a system filter's "fail"
+    "too many \"received\" headers",  // a mail loop
+};
+
 constexpr std::array<std::string_view, 10> kNeutralPhrases = {
     "quota",      "mailbox full",  "mailbox is full", "insufficient storage", "greylist",
     "try again",  "too large",     "size limit",      "retry timeout",        "temporarily"};
@@ -90,7 +101,16 @@ constexpr std::array<std::string_view, 14> kDeadPhrases = {
 }  // namespace
 
 FailureKind ClassifyFailure(std::string_view reason) {
-  if (reason.empty()) return FailureKind::kDeadAddress;
+  // Empty: Exim raised the event without a message (a message a system
+  // filter froze or ignored): nothing is known about the recipient.
+  if (reason.empty()) return FailureKind::kNeutral;
+  // ASCII only: the reason is bytes from a remote server, and the locale's
+  // tolower() must not decide what they mean.
+  std::string text(reason.substr(0, 2048));
+  for (char& c : text) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (std::string_view prefix : kEximOwnPrefixes) {
+    if (text.starts_with(prefix)) return FailureKind::kNeutral;
+  }
   Enhanced code;
   if (FindEnhancedCode(reason, code)) {
     if (code.klass == 4 || code.klass == 2) return FailureKind::kNeutral;
@@ -104,8 +124,6 @@ FailureKind ClassifyFailure(std::string_view reason) {
       default: return FailureKind::kNeutral;   // system, protocol, content
     }
   }
-  std::string text(reason.substr(0, 2048));
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const int basic = FindBasicCode(text);
   if (basic >= 400 && basic < 500) return FailureKind::kNeutral;
   if (ContainsAny(text, kNeutralPhrases)) return FailureKind::kNeutral;

@@ -1,10 +1,10 @@
 // The policy file: TOML, strict (unknown keys are errors, because a typo in
 // a threshold must not silently fall back to a default), and every error
 // points at file:line:column.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -12,6 +12,7 @@
 
 #include "core/bounded_file.h"
 #include "senderwatch/policy.h"
+#include "senderwatch/config_file.h"
 #include "senderwatch/history.h"
 #include "senderwatch/record.h"
 #include "senderwatch/units.h"
@@ -33,12 +34,13 @@ Rule MakeRule(std::string name, Metric metric, int64_t window, double above,
 
 // Reads the [sender] lookup file: "account: item, item" per line, '#'
 // comments; items are addresses, "@domain" or "*". Keys and items are
-// compared in lower case.
-Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return MakeError(ErrorKind::kConfig, "cannot read sender file " + path + ": " + std::strerror(errno));
-  }
+// compared in lower case. The file must pass the same trust checks as the
+// policy file that names it.
+Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(
+    const std::string& path, const FileTrust& trust) {
+  auto content = ReadConfigFile(path, "sender file", 16u << 20, trust);
+  if (!content) return std::unexpected(content.error());
+  std::istringstream in(*content);
   std::map<std::string, std::vector<std::string>, std::less<>> owners;
   const auto lower_trim = [](std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -72,7 +74,7 @@ Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(
 
 class PolicyParser {
  public:
-  explicit PolicyParser(std::string_view origin) : origin_(origin) {}
+  PolicyParser(std::string_view origin, const FileTrust& trust) : origin_(origin), trust_(trust) {}
 
   Result<Policy> Parse(const toml::table& root) {
     Policy policy = DefaultPolicy();
@@ -88,6 +90,18 @@ class PolicyParser {
         auto text = String(node, k);
         if (!text) return std::unexpected(text.error());
         policy.notify = *text;
+      } else if (k == "notify_user") {
+        auto text = String(node, k);
+        if (!text) return std::unexpected(text.error());
+        if (*text == "root" || *text == "0") {
+          return Fail(node, "notify_user must not be root: the notify command never runs as root");
+        }
+        policy.notify_user = *text;
+      } else if (k == "notify_timeout") {
+        auto seconds = Duration(node, k);
+        if (!seconds) return std::unexpected(seconds.error());
+        if (*seconds <= 0 || *seconds > 3600) return Fail(node, "notify_timeout must be between 1s and 1h");
+        policy.notify_timeout_seconds = *seconds;
       } else if (k == "store") {
         if (auto r = ParseStore(node, policy.store); !r) return std::unexpected(r.error());
       } else if (k == "lock") {
@@ -100,7 +114,7 @@ class PolicyParser {
         if (auto r = ParseSender(node, policy.sender); !r) return std::unexpected(r.error());
       } else {
         return Fail(node, "unknown key '" + std::string(k) +
-                              "' (expected on_error, notify, [store], [lock], [learn], [sender] or [[rule]])");
+                              "' (expected on_error, notify, notify_user, notify_timeout, [store], [lock], [learn], [sender] or [[rule]])");
       }
     }
     return policy;
@@ -179,9 +193,16 @@ class PolicyParser {
         if (!seconds) return std::unexpected(seconds.error());
         if (*seconds < kMaxWindow) return Fail(value, "retention must be at least 24h (the longest window)");
         store.retention_seconds = *seconds;
+      } else if (k == "provisional_records") {
+        const auto* count = value.as_integer();
+        if (count == nullptr || count->get() < 0) {
+          return Fail(value, "provisional_records must be a whole number, 0 or more");
+        }
+        store.provisional_records = static_cast<uint64_t>(count->get());
       } else {
         return Fail(value, "unknown key '" + std::string(k) +
-                               "' in [store] (expected path, max_size, durability, sync_interval, retention)");
+                               "' in [store] (expected path, max_size, durability, sync_interval, "
+                               "retention, provisional_records)");
       }
     }
     return true;
@@ -258,7 +279,7 @@ class PolicyParser {
       } else if (k == "file") {
         if (text->empty() || text->front() != '/') return Fail(value, "sender file must be an absolute path");
         sender.file = *text;
-        auto owners = LoadOwners(*text);
+        auto owners = LoadOwners(*text, trust_);
         if (!owners) return Fail(value, owners.error().message);
         sender.owners = std::move(*owners);
       } else {
@@ -404,9 +425,14 @@ class PolicyParser {
   }
 
   std::string_view origin_;
+  const FileTrust& trust_;
 };
 
 }  // namespace
+
+uint64_t ProvisionalCap(const StoreSettings& settings) {
+  return std::min(settings.provisional_records, settings.max_size / 4096);
+}
 
 Policy DefaultPolicy() {
   Policy policy;
@@ -428,10 +454,11 @@ Policy DefaultPolicy() {
   return policy;
 }
 
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) {
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin,
+                           const FileTrust& trust) {
   try {
     toml::table root = toml::parse(toml_text, origin);
-    return PolicyParser(origin).Parse(root);
+    return PolicyParser(origin, trust).Parse(root);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return MakeError(ErrorKind::kConfig, std::string(origin) + ":" + std::to_string(where.line) +
@@ -442,13 +469,18 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) 
   }
 }
 
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) {
+  return ParsePolicy(toml_text, origin, DefaultFileTrust());
+}
+
+Result<Policy> LoadPolicyFile(const std::string& path, const FileTrust& trust) {
+  auto text = ReadConfigFile(path, "policy file", 1u << 20, trust);
+  if (!text) return std::unexpected(text.error());
+  return ParsePolicy(*text, path, trust);
+}
+
 Result<Policy> LoadPolicyFile(const std::string& path) {
-  // config= may name a FIFO or a device: an error, never a hang
-  // (bounded_file.h).
-  auto file = internal::ReadBoundedFile(
-      path, {.what = "policy file", .kind = ErrorKind::kConfig, .max_bytes = size_t{1} << 20});
-  if (!file) return std::unexpected(file.error());
-  return ParsePolicy(file->text, path);
+  return LoadPolicyFile(path, DefaultFileTrust());
 }
 
 }  // namespace senderwatch

@@ -51,6 +51,10 @@ std::string FormatPolicy(const Policy& p) {
   std::string out;
   out += "on_error = " + Quote(p.on_error == OnError::kAccept ? "accept" : "defer") + "\n";
   if (!p.notify.empty()) out += "notify = " + Quote(p.notify) + "\n";
+  if (!p.notify_user.empty()) out += "notify_user = " + Quote(p.notify_user) + "\n";
+  if (p.notify_timeout_seconds != Policy{}.notify_timeout_seconds) {
+    out += "notify_timeout = " + Quote(FormatDuration(p.notify_timeout_seconds)) + "\n";
+  }
   // No rules at all must stay no rules: a file without any rule key means
   // the built-in rules. (A top-level key, so before the first table.)
   if (p.rules.empty()) out += "rule = []\n";
@@ -64,6 +68,7 @@ std::string FormatPolicy(const Policy& p) {
   out += "durability = " + Quote(durability) + "\n";
   out += "sync_interval = " + Quote(FormatDuration(p.store.sync_interval_seconds)) + "\n";
   out += "retention = " + Quote(FormatDuration(p.store.retention_seconds)) + "\n";
+  out += "provisional_records = " + std::to_string(p.store.provisional_records) + "\n";
   out += "\n[lock]\nduration = " + Quote(FormatDuration(p.lock_duration_seconds)) + "\n";
   out += "escalation = " + Number(p.escalation) + "\n";
   out += "\n[learn]\n";

@@ -8,89 +8,23 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <set>
 #include <vector>
 
+#include "exim/arguments.h"
 #include "exim/notify.h"
 #include "senderwatch/account.h"
+#include "senderwatch/config_file.h"
 #include "senderwatch/engine.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/store.h"
 
 namespace senderwatch::exim {
 namespace {
-
-struct CallSpec {
-  std::string_view name;
-  int min_positional;
-  int max_positional;
-  std::string_view counter;  // result key of record_* functions
-};
-
-CallSpec SpecOf(Function f) {
-  switch (f) {
-    case Function::kCheckSender: return {"check_sender", 2, 3, {}};
-    case Function::kPeekSender: return {"peek_sender", 1, 2, {}};
-    case Function::kRecordBounce: return {"record_bounce", 1, 3, "bounces"};
-    case Function::kRecordDefer: return {"record_defer", 1, 3, "defers"};
-    case Function::kRecordAuthfail: return {"record_authfail", 1, 2, "authfails"};
-  }
-  return {"unknown", 0, 0, {}};
-}
-
-struct ParsedCall {
-  std::vector<std::string_view> positional;
-  std::string config_path{kDefaultConfigPath};
-  bool event_mode = false;
-  std::string_view recipient;  // check_sender rcpt=ADDR
-  std::string_view sender;     // check_sender sender=ADDR
-};
-
-// Options are recognised only after the required arguments, so an account
-// or a reason that happens to start with "config=" stays what it is.
-Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* const* argv) {
-  if (argc < 0 || (argc > 0 && argv == nullptr)) {
-    return MakeError(ErrorKind::kInvalidArgument, "no argument vector");
-  }
-  ParsedCall call;
-  for (int i = 0; i < argc; ++i) {
-    if (argv[i] == nullptr) return MakeError(ErrorKind::kInvalidArgument, "null argument");
-    const std::string_view arg(argv[i], strnlen(argv[i], kMaxArgumentLength + 1));
-    if (arg.size() > kMaxArgumentLength) {
-      return MakeError(ErrorKind::kInvalidArgument,
-                       "argument " + std::to_string(i + 1) + " is longer than 64 KiB");
-    }
-    const bool optional_zone = static_cast<int>(call.positional.size()) >= spec.min_positional;
-    if (optional_zone && arg.starts_with("config=")) {
-      call.config_path = std::string(arg.substr(7));
-      if (call.config_path.empty() || call.config_path.front() != '/') {
-        return MakeError(ErrorKind::kInvalidArgument, "config= needs an absolute path");
-      }
-    } else if (optional_zone && arg == "mode=event") {
-      call.event_mode = true;
-    } else if (optional_zone && arg.starts_with("rcpt=")) {
-      call.recipient = arg.substr(5);
-    } else if (optional_zone && arg.starts_with("sender=")) {
-      call.sender = arg.substr(7);
-    } else {
-      call.positional.push_back(arg);
-    }
-  }
-  const int n = static_cast<int>(call.positional.size());
-  if (n < spec.min_positional || n > spec.max_positional) {
-    return MakeError(ErrorKind::kInvalidArgument,
-                     std::string(spec.name) + " takes " + std::to_string(spec.min_positional) +
-                         (spec.max_positional > spec.min_positional
-                              ? " to " + std::to_string(spec.max_positional)
-                              : std::string()) +
-                         " arguments (plus optional config=, rcpt=, sender=, mode=), got " +
-                         std::to_string(n));
-  }
-  return call;
-}
 
 // Forwards store and engine log lines to the Host of the call in progress.
 // It lives as long as the store (which keeps a Logger&), while each Host
@@ -143,14 +77,27 @@ ProcessState& State() {
   return *state;
 }
 
-Result<const Policy*> EnsurePolicy(ProcessState& state, const std::string& path) {
+// Whose files the plugin trusts: root's, the Exim user's, and those of the
+// user this process runs as (which is one of the two under Exim).
+FileTrust PluginFileTrust(Host& host) {
+  FileTrust trust = DefaultFileTrust();
+  const std::string exim_uid = host.EximUid();
+  uid_t uid = 0;
+  const auto [end, ec] = std::from_chars(exim_uid.data(), exim_uid.data() + exim_uid.size(), uid);
+  if (!exim_uid.empty() && ec == std::errc() && end == exim_uid.data() + exim_uid.size()) {
+    trust.owners.push_back(uid);
+  }
+  return trust;
+}
+
+Result<const Policy*> EnsurePolicy(ProcessState& state, const std::string& path, Host& host) {
   if (state.policy && state.policy_path == path) return &*state.policy;
   state.policy.reset();
   struct stat st{};
   if (path == kDefaultConfigPath && stat(path.c_str(), &st) != 0 && errno == ENOENT) {
     state.policy = DefaultPolicy();
   } else {
-    auto loaded = LoadPolicyFile(path);
+    auto loaded = LoadPolicyFile(path, PluginFileTrust(host));
     if (!loaded) return std::unexpected(loaded.error());
     state.policy = std::move(*loaded);
   }
@@ -179,17 +126,52 @@ Result<Store*> EnsureStore(ProcessState& state, const Policy& policy, Host& host
   return state.store.get();
 }
 
+// `outcome` says what happened to the call ("(failing open)" by default).
 void LogOnce(ProcessState& state, Host& host, std::string_view function, const std::string& cause,
-             bool fail_open) {
+             bool fail_open, std::string_view outcome = {}) {
   if (state.logged.contains(cause)) return;
   if (state.logged.size() < 64) state.logged.insert(cause);
-  host.LogMain("senderwatch: " + std::string(function) + ": " + EscapeForLog(cause, 400) +
-               (fail_open ? " (failing open)" : " (deferring: on_error = defer)"));
+  if (outcome.empty()) outcome = fail_open ? "(failing open)" : "(deferring: on_error = defer)";
+  host.LogMain("senderwatch: " + std::string(function) + ": " + EscapeForLog(cause, 400) + " " +
+               std::string(outcome));
 }
 
+// "bounces=N", with error="..." when there is one to report.
+std::string FormatCount(const CallSpec& spec, uint64_t count, const std::string& error) {
+  std::string result = std::string(spec.counter) + "=" + std::to_string(count);
+  if (error.empty()) return result;
+  Verdict carrier;  // reuse the verdict quoting for the error text
+  carrier.error = error;
+  const std::string formatted = FormatVerdict(carrier);  // "verdict=ok error=..."
+  return result + formatted.substr(formatted.find(' '));
+}
+
+// Runs the policy's notify command for a new lock; failures go to the log.
+void Notify(const Policy& policy, const AccountRecord& record, Host& host) {
+  if (policy.notify.empty()) return;
+  NotifyCommand command;
+  command.command = policy.notify;
+  command.timeout_seconds = policy.notify_timeout_seconds;
+  std::string failure = ResolveNotifyUser(policy.notify_user, host, command);
+  if (failure.empty()) failure = RunNotify(command, record, host);
+  if (!failure.empty()) {
+    host.LogMain("senderwatch: notify command not run: " + EscapeForLog(failure));
+  }
+}
+
+void AppendError(std::string& to, const std::string& message) {
+  if (message.empty()) return;
+  if (!to.empty()) to += "; ";
+  to += message;
+}
+
+// Runs a parsed call. Returns the result string, or an empty string when
+// the call failed (then `error` says why and the caller fails open).
+// `input_error` receives bad input that the call reported but survived.
 std::string Run(Function function, const CallSpec& spec, const ParsedCall& call,
-                ProcessState& state, Host& host, std::string& error, bool& defer_on_error) {
-  auto policy = EnsurePolicy(state, call.config_path);
+                ProcessState& state, Host& host, std::string& error, std::string& input_error,
+                bool& defer_on_error) {
+  auto policy = EnsurePolicy(state, call.config_path, host);
   if (!policy) {
     error = policy.error().message;
     return {};
@@ -201,47 +183,45 @@ std::string Run(Function function, const CallSpec& spec, const ParsedCall& call,
     return {};
   }
   Engine engine(**policy, **store, state.clock, state.logger);
-  const std::string notify = (*policy)->notify;
-  engine.set_lock_listener([&](const AccountRecord& record) {
-    if (notify.empty()) return;
-    if (std::string failure = RunNotify(notify, record); !failure.empty()) {
-      host.LogMain("senderwatch: notify command failed: " + EscapeForLog(failure));
-    }
-  });
+  engine.set_lock_listener(
+      [&](const AccountRecord& record) { Notify(**policy, record, host); });
 
+  input_error = call.input_error;
   const auto& args = call.positional;
-  const auto arg = [&](size_t i) { return i < args.size() ? args[i] : std::string_view(); };
   if (function == Function::kCheckSender || function == Function::kPeekSender) {
-    const std::string_view override_text =
-        function == Function::kCheckSender ? arg(2) : arg(1);
     LimitOverrides overrides;
-    if (!override_text.empty()) {
-      auto parsed = ParseLimitOverrides(override_text);
+    if (!call.overrides.empty()) {
+      auto parsed = ParseLimitOverrides(call.overrides);
       if (!parsed) {
-        error = parsed.error().message;  // reported, but the check still runs
+        AppendError(input_error, parsed.error().message);  // reported; the check still runs
       } else {
         overrides = std::move(*parsed);
       }
     }
     auto verdict = function == Function::kCheckSender
-                       ? engine.CheckSender(arg(0), arg(1), overrides,
+                       ? engine.CheckSender(args[0], args[1], overrides,
                                             CheckContext{call.recipient, call.sender})
-                       : engine.PeekSender(arg(0), overrides);
+                       : engine.PeekSender(args[0], overrides);
     if (!verdict) {
       error = verdict.error().message;
+      AppendError(error, input_error);
+      input_error.clear();
       return {};
     }
-    if (!error.empty()) verdict->error = error;
+    AppendError(input_error, verdict->error);
+    verdict->error = input_error;
     return FormatVerdict(*verdict);
   }
-  Result<uint64_t> count = function == Function::kRecordBounce ? engine.RecordBounce(arg(0), arg(1), arg(2))
-                           : function == Function::kRecordDefer ? engine.RecordDefer(arg(0), arg(1), arg(2))
-                                                                : engine.RecordAuthfail(arg(0), arg(1));
+  Result<uint64_t> count = function == Function::kRecordBounce ? engine.RecordBounce(args[0], args[1], args[2])
+                           : function == Function::kRecordDefer ? engine.RecordDefer(args[0], args[1], args[2])
+                                                                : engine.RecordAuthfail(args[0], args[1]);
   if (!count) {
     error = count.error().message;
+    AppendError(error, input_error);
+    input_error.clear();
     return {};
   }
-  return std::string(spec.counter) + "=" + std::to_string(*count);
+  return FormatCount(spec, *count, input_error);
 }
 
 std::string FailureResult(Function function, const CallSpec& spec, const std::string& error,
@@ -252,10 +232,7 @@ std::string FailureResult(Function function, const CallSpec& spec, const std::st
     verdict.error = error;
     return FormatVerdict(verdict);
   }
-  Verdict carrier;  // reuse the verdict quoting for the error text
-  carrier.error = error;
-  const std::string formatted = FormatVerdict(carrier);  // "verdict=ok error=..."
-  return std::string(spec.counter) + "=0" + formatted.substr(formatted.find(' '));
+  return FormatCount(spec, 0, error);
 }
 
 }  // namespace
@@ -271,15 +248,19 @@ std::string Dispatch(Function function, int argc, const char* const* argv, Host&
     } detach{state.logger};
     auto call = ParseArguments(spec, argc, argv);
     std::string error;
+    std::string input_error;
     bool defer_on_error = false;
     std::string result;
     if (!call) {
       error = call.error().message;
     } else {
-      result = Run(function, spec, *call, state, host, error, defer_on_error);
+      result = Run(function, spec, *call, state, host, error, input_error, defer_on_error);
     }
     const bool event_mode = call && call->event_mode;
     if (!error.empty()) LogOnce(state, host, spec.name, error, !defer_on_error);
+    if (!input_error.empty()) {
+      LogOnce(state, host, spec.name, input_error, /*fail_open=*/false, "(bad input ignored)");
+    }
     if (result.empty()) result = FailureResult(function, spec, error, defer_on_error);
     return event_mode ? std::string() : result;
   } catch (const std::exception& e) {

@@ -19,6 +19,11 @@ class Host {
   virtual void LogMain(std::string_view line) noexcept = 0;
   // Exim's spool directory ($spool_directory); empty when unknown.
   virtual std::string SpoolDirectory() noexcept = 0;
+  // The Exim user and group ($exim_uid, $exim_gid) as decimal numbers;
+  // empty when unknown. Files this user owns are trusted like root's, and
+  // the notify command runs as this user unless the policy names another.
+  virtual std::string EximUid() noexcept = 0;
+  virtual std::string EximGid() noexcept = 0;
 };
 
 enum class Function { kCheckSender, kPeekSender, kRecordBounce, kRecordDefer, kRecordAuthfail };

@@ -25,10 +25,19 @@ class EximHost final : public senderwatch::exim::Host {
   void LogMain(std::string_view line) noexcept override {
     log_write(0, LOG_MAIN, "%.*s", static_cast<int>(line.size()), line.data());
   }
-  std::string SpoolDirectory() noexcept override {
-    // A literal with no tainted data: safe to expand.
-    const uschar* spool = expand_string(const_cast<uschar*>(US"$spool_directory"));
-    return spool != nullptr ? std::string(reinterpret_cast<const char*>(spool)) : std::string();
+  std::string SpoolDirectory() noexcept override { return ExpandLiteral("$spool_directory"); }
+  std::string EximUid() noexcept override { return ExpandLiteral("$exim_uid"); }
+  std::string EximGid() noexcept override { return ExpandLiteral("$exim_gid"); }
+
+ private:
+  // Expands one of Exim's own variables: a literal with no tainted data.
+  static std::string ExpandLiteral(const char* variable) noexcept {
+    try {
+      const uschar* value = expand_string(const_cast<uschar*>(reinterpret_cast<const uschar*>(variable)));
+      return value != nullptr ? std::string(reinterpret_cast<const char*>(value)) : std::string();
+    } catch (...) {
+      return {};
+    }
   }
 };
 

@@ -6,7 +6,7 @@
 namespace senderwatch::eximlog {
 
 Replayer::Replayer(const Policy& policy, Logger& logger, ChangeListener on_change)
-    : Replayer(policy, NewMemoryStore(policy.store.retention_seconds), nullptr, logger,
+    : Replayer(policy, NewMemoryStore(policy.store), nullptr, logger,
                std::move(on_change)) {}
 
 Replayer::Replayer(const Policy& policy, Store& store, Logger& logger, ChangeListener on_change)
@@ -82,18 +82,16 @@ void Replayer::OnRecipient(UnixSeconds time, AccountRef account, std::string_vie
   current_ = &state;
   static const LimitOverrides kNone;
   const LimitOverrides& overrides = state.overrides != nullptr ? *state.overrides : kNone;
+  // An address the engine cannot read (a garbled client address, an
+  // over-long recipient) does not lose the RCPT: the engine counts it
+  // without them and says so in the verdict's error.
   auto verdict = engine_.CheckSender(account.name, client_ip, overrides, CheckContext{recipient, sender});
-  if (!verdict) {
-    // An address the engine cannot read (a garbled client address, an
-    // over-long recipient) must not lose the RCPT: count it without them.
-    EngineError(verdict.error());
-    verdict = engine_.CheckSender(account.name, {}, overrides, CheckContext{{}, sender});
-  }
   current_ = nullptr;
   if (!verdict) {
     EngineError(verdict.error());
     return;
   }
+  if (!verdict->error.empty()) EngineError(Error{ErrorKind::kInvalidArgument, verdict->error, 0});
   ++state.outcome.recipients;
   if (verdict->action >= Action::kDefer) {
     ++state.outcome.refused;

@@ -57,7 +57,7 @@ Policy MeasuringPolicy(const Policy& policy, const std::vector<Series>& series) 
 PeakTracker::PeakTracker(const Policy& policy, std::vector<Series> series)
     : series_(std::move(series)),
       measuring_(MeasuringPolicy(policy, series_)),
-      store_(NewMemoryStore(policy.store.retention_seconds)),
+      store_(NewMemoryStore(policy.store)),
       engine_(measuring_, *store_, clock_, logger_) {}
 
 PeakTracker::Account& PeakTracker::Get(AccountRef ref) {
@@ -97,15 +97,10 @@ void PeakTracker::OnRecipient(UnixSeconds time, AccountRef ref, std::string_view
                               std::string_view sender, std::string_view recipient) {
   Tick(time);
   Account& account = Get(ref);
+  // Unreadable addresses are left out of the count by the engine itself.
   auto verdict = engine_.CheckSender(ref.name, client_ip, {}, CheckContext{recipient, sender});
-  if (!verdict) {
-    ++engine_errors_;
-    verdict = engine_.CheckSender(ref.name, {}, {}, CheckContext{{}, sender});
-  }
-  if (!verdict) {
-    ++engine_errors_;
-    return;
-  }
+  if (!verdict || !verdict->error.empty()) ++engine_errors_;
+  if (!verdict) return;
   ++account.recipients;
   Measure(account);
 }

@@ -18,6 +18,9 @@
 //  * A record that cannot be decoded never releases a lock: reads answer the
 //    lock journal's lock for it, prune keeps every account the journal holds
 //    as locked and moves damaged records to the "aside" database.
+//  * Failed logins of names without a record live in a bounded table of
+//    provisional records, emptied first when the map is full: invented user
+//    names cannot crowd out real accounts and their locks.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +39,7 @@
 #include "senderwatch/store.h"
 #include "store/lmdb_env.h"
 #include "store/lock_journal.h"
+#include "store/provisional.h"
 #include "store/store_files.h"
 
 namespace senderwatch {
@@ -58,6 +62,9 @@ constexpr char kHistoryDb[] = "history";
 // oldest first, at most kMaxAsideFrames (docs/format.md).
 constexpr char kAsideDb[] = "aside";
 constexpr size_t kMaxAsideFrames = 4;
+// Provisional records (Store::ModifyProvisional), under the account name:
+// bounded by ProvisionalCap, no history, not in the lock journal.
+constexpr char kProvisionalDb[] = "provisional";
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaCreated = "created";
 constexpr std::string_view kMetaLastSync = "last_sync";
@@ -66,7 +73,7 @@ constexpr std::string_view kMetaLastSync = "last_sync";
 constexpr uint32_t kStoreFormat = 1;
 // Exim may run hundreds of processes at once; a slot costs 64 bytes.
 constexpr unsigned int kMaxReaders = 1024;
-constexpr MDB_dbi kMaxDbs = 8;
+constexpr MDB_dbi kMaxDbs = 8;  // 5 used; room for more without a format change
 constexpr std::string_view kMetaLastPrune = "last_prune";
 constexpr std::string_view kMetaPruneBackoff = "prune_backoff_until";
 // After a prune that left the map full, writes that find it full fail at once
@@ -208,7 +215,14 @@ class LmdbStore final : public Store {
 
   Result<void> Open();
 
-  Result<AccountRecord> Update(std::string_view account, const Mutator& mutate) override;
+  Result<AccountRecord> Update(std::string_view account, const Mutator& mutate) override {
+    return Write(account, mutate, /*provisional=*/false);
+  }
+  Result<void> ModifyProvisional(std::string_view account, const Mutator& mutate) override {
+    auto written = Write(account, mutate, /*provisional=*/true);
+    if (!written) return std::unexpected(written.error());
+    return {};
+  }
   Result<std::optional<AccountRecord>> Get(std::string_view account) override;
   Result<ScanReport> ForEach(const Visitor& visit) override;
   Result<bool> Erase(std::string_view account) override;
@@ -261,7 +275,14 @@ class LmdbStore final : public Store {
   Result<size_t> RestoreLocks(const std::vector<JournalEntry>& entries);
   Result<lmdb::Txn> Begin(bool write);
   Result<std::string> LoadHistory(lmdb::Txn& txn, std::string_view account, AccountRecord& record);
-  Result<AccountRecord> UpdateOnce(std::string_view account, const Mutator& mutate);
+  Result<AccountRecord> Write(std::string_view account, const Mutator& mutate, bool provisional);
+  Result<AccountRecord> UpdateOnce(std::string_view account, const Mutator& mutate,
+                                   bool provisional);
+  Result<AccountRecord> WriteProvisional(lmdb::Txn& txn, std::string_view account,
+                                         AccountRecord& record, bool existed, const Mutator& mutate);
+  Result<uint64_t> EvictProvisional(lmdb::Txn& txn, uint64_t count, UnixSeconds now);
+  Result<uint64_t> FreeProvisional(UnixSeconds now);
+  Result<void> PruneProvisional(UnixSeconds now, PruneReport& report);
   Result<bool> SyncDue(lmdb::Txn& txn, WriteMode mode);
   Result<bool> PruneBatch(UnixSeconds now, std::optional<std::string>& resume, size_t limit,
                           const store_internal::ParsedJournal& journal, PruneReport& report);
@@ -295,6 +316,7 @@ class LmdbStore final : public Store {
   MDB_dbi records_ = 0;
   MDB_dbi meta_ = 0;
   std::optional<MDB_dbi> history_;  // absent in a read-only store never given history
+  std::optional<MDB_dbi> provisional_;  // likewise, for a store from before it existed
   bool have_dbs_ = false;  // false: a read-only store never written yet
   bool created_ = false;   // the last OpenEnv created the databases
   uint64_t stale_readers_cleared_ = 0;
@@ -462,16 +484,20 @@ Result<void> LmdbStore::InitDatabases() {
       }
       auto history = txn->OpenDbi(kHistoryDb, 0);
       if (!history) return std::unexpected(history.error());
-      if (*history || !writable()) {
+      auto provisional = txn->OpenDbi(kProvisionalDb, 0);
+      if (!provisional) return std::unexpected(provisional.error());
+      if ((*history && *provisional) || !writable()) {
         // Committing (not aborting) a read transaction keeps the handles.
         if (auto r = txn->Commit(); !r) return r;
         records_ = **records;
         meta_ = **meta;
         history_ = *history;
+        provisional_ = *provisional;
         have_dbs_ = true;
         return {};
       }
-      // A store from before the history database: create it below.
+      // A store from before the history or provisional database: create
+      // them below.
     }
   }
   if (!writable()) return {};  // never written: reads see an empty store
@@ -484,6 +510,8 @@ Result<void> LmdbStore::InitDatabases() {
   if (!meta) return std::unexpected(meta.error());
   auto history = txn->OpenDbi(kHistoryDb, MDB_CREATE);
   if (!history) return std::unexpected(history.error());
+  auto provisional = txn->OpenDbi(kProvisionalDb, MDB_CREATE);
+  if (!provisional) return std::unexpected(provisional.error());
   auto format = txn->Get(**meta, kMetaFormat);
   if (!format) return std::unexpected(format.error());
   if (!*format) {  // not created meanwhile by another process
@@ -497,6 +525,7 @@ Result<void> LmdbStore::InitDatabases() {
   records_ = **records;
   meta_ = **meta;
   history_ = **history;
+  provisional_ = **provisional;
   have_dbs_ = true;
   return env_.Sync(true);
 }
@@ -717,8 +746,8 @@ Result<std::string> LmdbStore::LoadHistory(lmdb::Txn& txn, std::string_view acco
   return std::string(**raw);
 }
 
-Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
-                                            const Mutator& mutate) {
+Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account, const Mutator& mutate,
+                                            bool provisional) {
   auto txn = Begin(/*write=*/true);
   if (!txn) return std::unexpected(txn.error());
   auto raw = txn->Get(records_, account);
@@ -737,17 +766,36 @@ Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
     }
     record = std::move(*decoded);
   }
+  // A name without a record starts from its provisional record, if any (an
+  // undecodable one is replaced).
+  bool adopted = false;
+  if (!*raw) {
+    auto entry = txn->Get(*provisional_, account);
+    if (!entry) return std::unexpected(entry.error());
+    if (*entry) {
+      auto decoded = DecodeRecord(**entry, account);
+      if (decoded) record = std::move(*decoded);
+      adopted = true;
+    }
+  }
   record.account = std::string(account);
+  if (provisional && !*raw) return WriteProvisional(*txn, account, record, adopted, mutate);
   auto history_before = LoadHistory(*txn, account, record);
   if (!history_before) return std::unexpected(history_before.error());
-  const auto journal_before = store_internal::JournalEntryOf(record);
+  // The journal does not list a provisional lock: joining the records adds it.
+  const auto journal_before =
+      adopted ? std::nullopt : store_internal::JournalEntryOf(record);
 
-  const WriteMode mode = mutate(record);
+  WriteMode mode = mutate(record);
   record.account = std::string(account);  // the key is the identity
   if (mode == WriteMode::kSkip) return record;
+  if (adopted && record.lock.locked) mode = WriteMode::kDurable;
 
   if (auto r = txn->Put(records_, account, EncodeRecord(record)); !r) {
     return std::unexpected(r.error());
+  }
+  if (adopted) {
+    if (auto r = txn->Del(*provisional_, account); !r) return std::unexpected(r.error());
   }
   // Most events leave the history as it was (it changes once an hour and
   // when a new recipient is seen): write it only then.
@@ -775,17 +823,33 @@ Result<AccountRecord> LmdbStore::UpdateOnce(std::string_view account,
   return record;
 }
 
-Result<AccountRecord> LmdbStore::Update(std::string_view account, const Mutator& mutate) {
+Result<AccountRecord> LmdbStore::Write(std::string_view account, const Mutator& mutate,
+                                       bool provisional) {
   if (auto r = CheckUsable(/*write=*/true); !r) return std::unexpected(r.error());
   if (auto r = CheckKey(account); !r) return std::unexpected(r.error());
   bool pruned = false;
+  bool freed = false;
   for (;;) {
-    auto result = UpdateOnce(account, mutate);
+    auto result = UpdateOnce(account, mutate, provisional);
     if (result) return result;
     if (result.error().code != MDB_MAP_FULL) return std::unexpected(InStore(result.error()));
     const UnixSeconds now = clock_.Now();
     const std::string full = "store " + path_ + " is full (max_size " +
                              std::to_string(settings_.max_size) + " bytes)";
+    // Provisional records go first: they are failed logins of names that
+    // never sent, and must not keep a real record or a lock out.
+    if (!freed) {
+      freed = true;
+      auto evicted = FreeProvisional(now);
+      if (!evicted) {
+        logger_.Log(LogLevel::kWarning, full + ": evicting provisional records failed: " +
+                                            evicted.error().message);
+      } else if (*evicted > 0) {
+        logger_.Log(LogLevel::kWarning, full + ": evicted " + std::to_string(*evicted) +
+                                            " provisional records");
+        continue;
+      }
+    }
     if (pruned) {
       SetPruneBackoff(now + kPruneBackoffSeconds);
       return MakeError(ErrorKind::kStoreFull,
@@ -824,6 +888,10 @@ Result<std::optional<AccountRecord>> LmdbStore::Get(std::string_view account) {
   if (!txn) return std::unexpected(InStore(txn.error()));
   auto raw = txn->Get(records_, account);
   if (!raw) return std::unexpected(InStore(raw.error()));
+  if (!*raw && provisional_) {
+    raw = txn->Get(*provisional_, account);
+    if (!raw) return std::unexpected(InStore(raw.error()));
+  }
   if (!*raw) return std::optional<AccountRecord>();
   auto decoded = DecodeRecord(**raw, account);
   if (!decoded) {
@@ -874,7 +942,13 @@ Result<bool> LmdbStore::Erase(std::string_view account) {
   if (!txn) return std::unexpected(InStore(txn.error()));
   auto raw = txn->Get(records_, account);
   if (!raw) return std::unexpected(InStore(raw.error()));
-  if (!*raw) return false;
+  auto dropped = txn->Del(*provisional_, account);  // its provisional record goes too
+  if (!dropped) return std::unexpected(InStore(dropped.error()));
+  if (!*raw) {
+    if (!*dropped) return false;
+    if (auto r = txn->Commit(); !r) return std::unexpected(InStore(r.error()));
+    return true;
+  }
   auto decoded = DecodeRecord(**raw, account);
   const bool was_locked = decoded && decoded->lock.locked;
   if (auto r = txn->Del(records_, account); !r) return std::unexpected(InStore(r.error()));
@@ -1124,7 +1198,118 @@ Result<PruneReport> LmdbStore::Prune(UnixSeconds now) {
   bool grown = false;
   auto report = PruneAll(now, grown);
   if (grown) ShrinkAfterPrune();
+  // Provisional records are bounded anyway: failing to tidy them is no error.
+  if (report) {
+    if (auto r = PruneProvisional(now, *report); !r) logger_.Log(LogLevel::kWarning, r.error().message);
+  }
   return report;
+}
+
+// ---- provisional records ------------------------------------------------------
+
+// The rest of UpdateOnce for a name without a record: `record` is its
+// provisional record (`existed`) or a new one. A new name that finds the
+// table full evicts a batch first, in the same transaction.
+Result<AccountRecord> LmdbStore::WriteProvisional(lmdb::Txn& txn, std::string_view account,
+                                                  AccountRecord& record, bool existed,
+                                                  const Mutator& mutate) {
+  const WriteMode mode = mutate(record);
+  record.account = std::string(account);
+  record.history = AccountHistory{};  // none is kept for provisional records
+  if (mode == WriteMode::kSkip) return record;
+  if (!existed) {
+    auto stat = txn.Stat(*provisional_);
+    if (!stat) return std::unexpected(stat.error());
+    const uint64_t cap = ProvisionalCap(settings_);
+    if (const uint64_t evict = store_internal::ProvisionalEvictions(stat->ms_entries, cap)) {
+      if (auto r = EvictProvisional(txn, evict, record.last_seen); !r) {
+        return std::unexpected(r.error());
+      }
+    }
+    if (cap == 0) return record;
+  }
+  if (auto r = txn.Put(*provisional_, account, EncodeRecord(record)); !r) {
+    return std::unexpected(r.error());
+  }
+  auto need_sync = SyncDue(txn, mode);
+  if (!need_sync) return std::unexpected(need_sync.error());
+  if (auto r = txn.Commit(); !r) return std::unexpected(r.error());
+  if (auto r = SyncAfterCommit(*need_sync, mode); !r) return std::unexpected(r.error());
+  return record;
+}
+
+// Deletes the `count` provisional records that PickEvictions chooses; an
+// undecodable one ranks first.
+Result<uint64_t> LmdbStore::EvictProvisional(lmdb::Txn& txn, uint64_t count, UnixSeconds now) {
+  std::vector<store_internal::ProvisionalRank> ranks;
+  {
+    auto cursor = lmdb::Cursor::Open(txn, *provisional_);
+    if (!cursor) return std::unexpected(cursor.error());
+    for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
+      if (!entry) return std::unexpected(entry.error());
+      if (!*entry) break;
+      const auto [key, value] = **entry;
+      auto decoded = DecodeRecord(value, key);
+      ranks.push_back(decoded ? store_internal::RankProvisional(*decoded, now)
+                              : store_internal::ProvisionalRank{.account = std::string(key)});
+    }
+  }
+  const auto victims = store_internal::PickEvictions(std::move(ranks), count);
+  for (const auto& victim : victims) {
+    if (auto r = txn.Del(*provisional_, victim); !r) return std::unexpected(r.error());
+  }
+  return victims.size();
+}
+
+// On a full map: evicts half the provisional records (in the prune
+// headroom, since a full map cannot even delete) and makes the space usable
+// at once. Returns how many went.
+Result<uint64_t> LmdbStore::FreeProvisional(UnixSeconds now) {
+  const bool grown = GrowForPrune();
+  auto evict = [&]() -> Result<uint64_t> {
+    auto txn = Begin(/*write=*/true);
+    if (!txn) return std::unexpected(txn.error());
+    auto stat = txn->Stat(*provisional_);
+    if (!stat) return std::unexpected(stat.error());
+    auto evicted = EvictProvisional(*txn, (stat->ms_entries + 1) / 2, now);
+    if (!evicted || *evicted == 0) return evicted;
+    if (auto r = txn->Commit(); !r) return std::unexpected(r.error());
+    if (auto r = StampPrune(now); !r) return std::unexpected(r.error());
+    return evicted;
+  };
+  auto evicted = evict();
+  if (grown) ShrinkAfterPrune();
+  if (!evicted) return std::unexpected(InStore(evicted.error()));
+  return evicted;
+}
+
+// Prune's part for provisional records: the same retention rule.
+Result<void> LmdbStore::PruneProvisional(UnixSeconds now, PruneReport& report) {
+  auto txn = Begin(/*write=*/true);
+  if (!txn) return std::unexpected(InStore(txn.error()));
+  uint64_t removed = 0;
+  {
+    auto cursor = lmdb::Cursor::Open(*txn, *provisional_);
+    if (!cursor) return std::unexpected(InStore(cursor.error()));
+    for (auto entry = cursor->Get(MDB_FIRST);; entry = cursor->Get(MDB_NEXT)) {
+      if (!entry) return std::unexpected(InStore(entry.error()));
+      if (!*entry) break;
+      ++report.examined;
+      const auto [key, value] = **entry;
+      auto decoded = DecodeRecord(value, key);
+      if (decoded && (decoded->last_seen + settings_.retention_seconds >= now ||
+                      decoded->IsLocked(now))) {
+        continue;
+      }
+      report.bytes_freed += value.size();
+      if (auto r = cursor->Del(); !r) return std::unexpected(InStore(r.error()));
+      ++removed;
+    }
+  }
+  if (removed == 0) return {};
+  if (auto r = txn->Commit(); !r) return std::unexpected(InStore(r.error()));
+  report.removed += removed;
+  return StampPrune(now);
 }
 
 Result<StoreStats> LmdbStore::Stats() {
@@ -1150,6 +1335,11 @@ Result<StoreStats> LmdbStore::Stats() {
   const auto journal_locked = JournalLockedAccounts();
   auto txn = Begin(/*write=*/false);
   if (!txn) return std::unexpected(InStore(txn.error()));
+  if (provisional_) {
+    auto provisional = txn->Stat(*provisional_);
+    if (!provisional) return std::unexpected(InStore(provisional.error()));
+    stats.provisional = provisional->ms_entries;
+  }
   auto aside = txn->OpenDbi(kAsideDb, 0);
   if (!aside) return std::unexpected(InStore(aside.error()));
   if (*aside) {

@@ -19,6 +19,18 @@ std::string& SpoolDirectory() {
   static std::string spool;
   return spool;
 }
+std::string& EximUid() {
+  static std::string uid;
+  return uid;
+}
+std::string& EximGid() {
+  static std::string gid;
+  return gid;
+}
+std::string& MainLogFile() {
+  static std::string path;
+  return path;
+}
 }  // namespace abi_test
 
 extern "C" __attribute__((visibility("default"))) void log_write(unsigned int, int, const char* format, ...) {
@@ -28,11 +40,24 @@ extern "C" __attribute__((visibility("default"))) void log_write(unsigned int, i
   std::vsnprintf(buffer, sizeof buffer, format, args);
   va_end(args);
   abi_test::MainLog().emplace_back(buffer);
+  // Processes the plugin forks (the notify watcher) log here too.
+  if (!abi_test::MainLogFile().empty()) {
+    if (FILE* f = std::fopen(abi_test::MainLogFile().c_str(), "a")) {
+      std::fprintf(f, "%s\n", buffer);
+      std::fclose(f);
+    }
+  }
 }
 
 extern "C" __attribute__((visibility("default"))) unsigned char* expand_string(unsigned char* s) {
   if (std::strcmp(reinterpret_cast<char*>(s), "$spool_directory") == 0) {
     return reinterpret_cast<unsigned char*>(abi_test::SpoolDirectory().data());
+  }
+  if (std::strcmp(reinterpret_cast<char*>(s), "$exim_uid") == 0) {
+    return reinterpret_cast<unsigned char*>(abi_test::EximUid().data());
+  }
+  if (std::strcmp(reinterpret_cast<char*>(s), "$exim_gid") == 0) {
+    return reinterpret_cast<unsigned char*>(abi_test::EximGid().data());
   }
   return s;
 }

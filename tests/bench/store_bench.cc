@@ -222,6 +222,8 @@ class BenchHost final : public exim::Host {
   explicit BenchHost(std::string spool) : spool_(std::move(spool)) {}
   void LogMain(std::string_view) noexcept override { ++lines_; }
   std::string SpoolDirectory() noexcept override { return spool_; }
+  std::string EximUid() noexcept override { return std::to_string(::geteuid()); }
+  std::string EximGid() noexcept override { return std::to_string(::getegid()); }
   uint64_t lines() const { return lines_; }
 
  private:

@@ -13,7 +13,10 @@
 // spool directory).
 //
 // Beyond "never crash": every answer is one line in the contract's shape,
-// and every main-log line is one escaped line starting "senderwatch: ".
+// every main-log line is one escaped line starting "senderwatch: ", and no
+// piece of the input placed in a data position (account, address, reason)
+// ever sets the config path, the mode or an override.
+#include <unistd.h>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -23,11 +26,15 @@
 #include <string_view>
 #include <vector>
 
+#include "exim/arguments.h"
 #include "exim/dispatch.h"
 
 namespace {
 
+using senderwatch::exim::CallSpec;
 using senderwatch::exim::Dispatch;
+using senderwatch::exim::ParseArguments;
+using senderwatch::exim::SpecOf;
 using senderwatch::exim::Function;
 
 [[noreturn]] void Fail(const char* what, std::string_view detail) {
@@ -52,6 +59,8 @@ class FuzzHost final : public senderwatch::exim::Host {
     if (line.rfind("senderwatch: ", 0) != 0) Fail("main-log line without the prefix", line);
   }
   std::string SpoolDirectory() noexcept override { return spool_; }
+  std::string EximUid() noexcept override { return std::to_string(::geteuid()); }
+  std::string EximGid() noexcept override { return std::to_string(::getegid()); }
 
  private:
   std::string spool_;
@@ -113,6 +122,32 @@ void CheckAnswer(Function function, const std::string& answer, bool event_mode) 
   if (quotes % 2 != 0) Fail("unbalanced quotes", answer);
 }
 
+// The property of the argument positions: the input's pieces, placed in
+// every data position, never change the config path, the mode or the
+// overrides that the literal arguments after them set.
+void CheckDataNeverChoosesOptions(Function function, std::string_view rest) {
+  const CallSpec spec = SpecOf(function);
+  std::vector<std::string> args;
+  size_t start = 0;
+  while (static_cast<int>(args.size()) < spec.positional) {
+    size_t end = rest.find('\0', start);
+    if (end == std::string_view::npos) end = rest.size();
+    args.emplace_back(start <= rest.size() ? rest.substr(start, end - start) : std::string_view());
+    start = end + 1;
+  }
+  if (spec.overrides) args.emplace_back("rcpt-rate=off");
+  args.emplace_back("config=/etc/exim4/fuzz.toml");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  auto call = ParseArguments(spec, static_cast<int>(args.size()), argv.data());
+  if (!call) Fail("data arguments made the call invalid", call.error().message);
+  if (call->config_path != "/etc/exim4/fuzz.toml") Fail("data chose the policy", call->config_path);
+  if (call->event_mode) Fail("data chose mode=event", rest);
+  if (!call->recipient.empty() || !call->sender.empty()) Fail("data chose rcpt=/sender=", rest);
+  if (call->overrides != (spec.overrides ? "rcpt-rate=off" : "")) Fail("data chose overrides", rest);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -149,5 +184,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // mode=event only counts when it sits in the optional zone; an answer
   // that is empty is fine only if some argument asked for it.
   CheckAnswer(function, answer, event_mode && answer.empty());
+  CheckDataNeverChoosesOptions(function, rest);
   return 0;
 }

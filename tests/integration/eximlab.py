@@ -351,8 +351,9 @@ class Session:
 # ---------------------------------------------------------------------------
 
 SINK_CONFIG = """\
-# Sink: stands in for the Internet. 550 for local parts "bad*",
-# 451 for "tmp*", everything else accepted and discarded.
+# Sink: stands in for the Internet. 550 for local parts "bad*" (and
+# "config=*", the security tests' hostile recipients), 451 for "tmp*",
+# everything else accepted and discarded.
 primary_hostname = sink.test
 local_interfaces = 127.0.0.1
 daemon_smtp_ports = {port}
@@ -367,7 +368,7 @@ acl_smtp_rcpt = sink_rcpt
 
 begin acl
 sink_rcpt:
-  deny   local_parts = ^bad
+  deny   local_parts = ^bad : ^config=
          message = 550 5.1.1 <$local_part@$domain>: sink says user unknown
   defer  local_parts = ^tmp
          message = 451 4.3.0 sink says try later

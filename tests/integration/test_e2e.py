@@ -458,6 +458,41 @@ class LockVariants(LabTestCase):
         headers = lab.exim(["-Mvh", msgid]).stdout
         self.assertIn("verdict=lock", headers)
 
+    def test_removing_frozen_spam_counts_no_bounces(self):
+        """The documented release: remove the frozen spam, then unlock.
+        Exim raises msg:fail:internal ("message removed by root") for each
+        recipient of a removed message, and "delivery cancelled by
+        administrator" for exim -Mg: an administrator's act, never a bounce."""
+        lab = self.start_lab(rules=self.RULES, users=("judy",),
+                             macros={"SENDERWATCH_ON_LOCK": "freeze"})
+        self.lock(lab, "judy")
+        ids = []
+        for i in range(3):
+            _, _, msgid = lab.submit("judy", [remote(f"ok{i}a"), remote(f"ok{i}b")], wait=False)
+            lab.wait_log(r"%s .*frozen" % re.escape(msgid))
+            ids.append(msgid)
+        before = lab.counters("judy")
+        self.assertEqual(before.get("bounces"), 1, lab.diag())
+
+        # senderwatch queue --remove (exim -Mrm) ...
+        r = lab.cli(["--exim-config", lab.conf, "queue", "judy", ids[0], "--remove", "--yes"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lab.wait_log(r"%s removed by root" % re.escape(ids[0]))
+        # ... exim -Mrm by hand, and exim -Mg (cancel, with a bounce to judy).
+        lab.exim(["-Mrm", ids[1]])
+        lab.exim(["-Mg", ids[2]])
+        lab.wait_bounce_of(ids[2])
+        eximlab.wait_until(lambda: lab.queue_count() == 0, 30, "an empty queue")
+        self.assertLog(lab, r"%s removed by root" % re.escape(ids[1]))
+
+        after = lab.counters("judy")
+        self.assertEqual(after.get("bounces"), 1, f"{before} -> {after}\n{lab.diag()}")
+        # Released, the account sends again at once (no --reset needed).
+        lab.cli(["unlock", "judy", "--reason", "password changed"])
+        replies, _, _ = lab.submit("judy", [remote("ok-after")])
+        self.assertAllAccepted(lab, replies)
+        self.assertNoPanic(lab)
+
 
 if __name__ == "__main__":
     unittest.main()

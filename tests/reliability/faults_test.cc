@@ -40,17 +40,6 @@ namespace {
 using exim::Function;
 using testing::TempDir;
 
-// A rule that locks any account with more than 2 recipients in an hour:
-// "mallory" gets 3 and is locked; every other account gets one call.
-constexpr std::string_view kLockAfterTwo = R"(
-[[rule]]
-name = "two-is-enough"
-metric = "recipients"
-window = "1h"
-above = 2
-action = "lock"
-)";
-
 bool IsLockVerdict(std::string_view answer) { return answer.starts_with("verdict=lock"); }
 
 // Makes this (child) process's mounts private, so what it mounts is seen by

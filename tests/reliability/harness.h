@@ -11,6 +11,7 @@
 #define SENDERWATCH_TESTS_RELIABILITY_HARNESS_H_
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -67,6 +68,8 @@ class FakeHost final : public exim::Host {
   explicit FakeHost(std::string spool = "/nonexistent-spool") : spool_(std::move(spool)) {}
   void LogMain(std::string_view line) noexcept override;
   std::string SpoolDirectory() noexcept override { return spool_; }
+  std::string EximUid() noexcept override { return std::to_string(::geteuid()); }
+  std::string EximGid() noexcept override { return std::to_string(::getegid()); }
   const std::vector<std::string>& lines() const { return lines_; }
   // Lines containing `needle`.
   int Count(std::string_view needle) const;
@@ -85,6 +88,18 @@ std::string CheckSender(exim::Host& host, const std::string& config, const std::
                         const std::string& ip = "192.0.2.1");
 std::string PeekSender(exim::Host& host, const std::string& config, const std::string& account);
 std::string RecordBounce(exim::Host& host, const std::string& config, const std::string& account);
+
+// A rule that locks any account with more than 2 recipients in an hour
+// (the faults tests lock "mallory" with it and give every other account one
+// call).
+inline constexpr std::string_view kLockAfterTwo = R"(
+[[rule]]
+name = "two-is-enough"
+metric = "recipients"
+window = "1h"
+above = 2
+action = "lock"
+)";
 
 // Writes `text` to `path` (mode 0644); throws on failure.
 void WriteFile(const std::string& path, std::string_view text);

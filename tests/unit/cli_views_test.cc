@@ -37,6 +37,28 @@ const RuleView& Find(const std::vector<RuleView>& views, std::string_view name) 
   return views.front();
 }
 
+// While the first lock is in force its limits are the ones that applied to
+// it; the escalated ones are only "next time" (docs/tuning.md, escalation).
+TEST_F(ViewsTest, EscalatedLimitsAreNextTimeWhileTheLockHolds) {
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(engine_.CheckSender("mallory", "192.0.2.1"));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(engine_.RecordBounce("mallory", "x@y", "550 5.1.1"));
+  AccountRecord locked = Record("mallory");
+  ASSERT_TRUE(locked.IsLocked(clock_.Now()));
+  ASSERT_EQ(locked.lock.rule, "bounce-ratio");
+  const RuleView& during = Find(ViewRules(policy_, locked, clock_.Now()), "bounce-ratio");
+  EXPECT_DOUBLE_EQ(during.limit, locked.lock.limit);
+  EXPECT_DOUBLE_EQ(during.limit, 0.3);
+  EXPECT_DOUBLE_EQ(during.next_limit, 0.15);
+  // Rate limits (defer rules) never escalate.
+  const RuleView& rate = Find(ViewRules(policy_, locked, clock_.Now()), "rcpt-rate");
+  EXPECT_DOUBLE_EQ(rate.next_limit, rate.limit);
+
+  ASSERT_TRUE(engine_.Unlock("mallory", "password changed", "root", false));
+  const RuleView& after = Find(ViewRules(policy_, Record("mallory"), clock_.Now()), "bounce-ratio");
+  EXPECT_DOUBLE_EQ(after.limit, 0.15);
+  EXPECT_DOUBLE_EQ(after.next_limit, after.limit);
+}
+
 TEST_F(ViewsTest, PressureIsValueOverLimit) {
   for (int i = 0; i < 500; ++i) ASSERT_TRUE(engine_.CheckSender("bob", "192.0.2.1"));
   const auto views = ViewRules(policy_, Record("bob"), clock_.Now());

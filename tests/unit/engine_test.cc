@@ -123,8 +123,29 @@ TEST_F(EngineTest, ManualLockRecordsWhoAndWhy) {
 
 TEST_F(EngineTest, RefusesBadArguments) {
   EXPECT_FALSE(engine_.CheckSender("", "192.0.2.1"));
-  EXPECT_FALSE(engine_.CheckSender("ivan", "999.1.1.1"));
   EXPECT_FALSE(engine_.RecordBounce(std::string(300, 'x'), "", ""));
+}
+
+TEST_F(EngineTest, BadAddressesAreLeftOutOfTheCountAndReported) {
+  auto v = engine_.CheckSender("ivan", "999.1.1.1", {}, CheckContext{"victim\xff@remote.test", {}});
+  ASSERT_TRUE(v);
+  EXPECT_NE(v->error.find("client address"), std::string::npos) << v->error;
+  EXPECT_NE(v->error.find("recipient"), std::string::npos) << v->error;
+  auto r = store_->Get("ivan");
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_EQ(CounterInWindow(**r, Counter::kRecipients, 3600, clock_.Now()), 1u);
+  EXPECT_EQ((*r)->network_count, 0u);
+}
+
+TEST_F(EngineTest, BadRecipientNeverHidesALock) {
+  ASSERT_TRUE(engine_.Lock("ivan", "phished", "postmaster"));
+  auto v = engine_.CheckSender("ivan", "192.0.2.1", {}, CheckContext{"victim\xff@remote.test", {}});
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->action, Action::kLock);
+  EXPECT_FALSE(v->error.empty());
+  auto bad_ip = engine_.CheckSender("ivan", "not-an-ip");
+  ASSERT_TRUE(bad_ip);
+  EXPECT_EQ(bad_ip->action, Action::kLock);
 }
 
 TEST_F(EngineTest, UnlockOfUnknownAccountIsNotFound) {

@@ -40,7 +40,18 @@ constexpr Sample kSamples[] = {
     {"retry timeout exceeded", FailureKind::kNeutral},
     {"SMTP error from remote mail server after RCPT TO:<x@10.5.1.2>: 550 relay not permitted",
      FailureKind::kDeadAddress},
-    {"", FailureKind::kDeadAddress},
+    // Exim's own msg:fail:internal texts that say nothing about the
+    // recipient (deliver.c, queue.c): never a bounce.
+    {"message removed by root", FailureKind::kNeutral},
+    {"message removed by Debian-exim", FailureKind::kNeutral},
+    {"delivery cancelled by administrator", FailureKind::kNeutral},
+    {"delivery cancelled; message timed out", FailureKind::kNeutral},
+    {"delivery cancelled", FailureKind::kNeutral},
+    {"Too many \"Received\" headers - suspected mail loop", FailureKind::kNeutral},
+    {"", FailureKind::kNeutral},
+    // Routing failures are: a :fail: redirect's text, an unknown user.
+    {"Unknown user", FailureKind::kDeadAddress},
+    {"user has moved; message removed by policy", FailureKind::kSpamReject},
 };
 
 TEST(ClassifyFailure, TellsDeadAddressesSpamAndNoiseApart) {

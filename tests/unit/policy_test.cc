@@ -64,6 +64,19 @@ TEST(Policy, FormatParsesBackToTheSamePolicy) {
   EXPECT_EQ(FormatPolicy(*again), FormatPolicy(p));
 }
 
+TEST(Policy, ProvisionalRecordsAreACountCappedByTheMapSize) {
+  auto p = ParsePolicy("[store]\nprovisional_records = 5000\nmax_size = \"1MiB\"\n", "p.toml");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->store.provisional_records, 5000u);
+  EXPECT_EQ(ProvisionalCap(p->store), 256u);  // one per 4 KiB of max_size
+  auto again = ParsePolicy(FormatPolicy(*p), "formatted");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->store.provisional_records, 5000u);
+  EXPECT_EQ(ProvisionalCap(DefaultPolicy().store), 100000u);
+  EXPECT_FALSE(ParsePolicy("[store]\nprovisional_records = -1\n", "n.toml"));
+  EXPECT_FALSE(ParsePolicy("[store]\nprovisional_records = \"many\"\n", "s.toml"));
+}
+
 TEST(Policy, AnEmptyRuleListSurvivesFormatting) {
   // Found by fuzz_policy: "rule = []" means no rules, not the defaults.
   auto p = ParsePolicy("rule = []\n[store]\n", "empty.toml");
