@@ -10,6 +10,7 @@ locked), so a plugin that stopped counting cannot pass.
 Run through run_e2e.py (it provides root checks and the mount namespace).
 """
 
+import json
 import os
 import re
 import stat
@@ -96,6 +97,13 @@ class BounceRatioLock(LabTestCase):
             self.assertReply(lab, s.rcpt(remote("later")), 451, "4.7.1", "bounce-ratio")
         self.assertLog(lab, r"temporarily rejected RCPT <later@remote\.test>: senderwatch: "
                             r"account alice locked by rule bounce-ratio")
+
+        # show explains the lock with the limit that applied to it (0.3);
+        # the escalated limit (0.15) is only "next time".
+        show = json.loads(lab.cli(["show", "alice", "--json"]).stdout)
+        ratio = [r for r in show["rules"] if r["rule"] == "bounce-ratio"][0]
+        self.assertEqual((ratio["limit"], ratio["next_limit"]), (0.3, 0.15), ratio)
+        self.assertIn("0.3 (next time 0.15)", lab.cli(["show", "alice"]).stdout)
         self.assertNoPanic(lab)
 
 
