@@ -36,6 +36,8 @@ SENDERWATCH_CONFIG = {policy}
 .include /etc/exim4/senderwatch/senderwatch.macros
 SENDERWATCH_RCPT_ACL_FILE = /etc/exim4/senderwatch/acl-rcpt.conf
 event_action = SENDERWATCH_MAIN_EVENT
+MAIN_LOG_SELECTOR = +smtp_protocol_error +smtp_syntax_error \\
+  +tls_certificate_verified +tls_peerdn +received_recipients
 """
 
 LOCAL_BOUNCES_MACROS = """\
@@ -195,8 +197,10 @@ class DebianConfig(unittest.TestCase):
         r = self.exim("-bV")
         self.assertEqual(r.returncode, 0, f"exim4 -bV rejects the generated config:\n"
                                           f"{r.stdout}{r.stderr}")
-        r = self.exim("-bP", "event_action", "acl_not_smtp")
+        r = self.exim("-bP", "event_action", "acl_not_smtp", "log_selector")
         self.assertEqual(r.returncode, 0, r.stderr)
+        # What replay needs, and Debian's own selectors kept.
+        self.assertRegex(r.stdout, r"log_selector = .*\+tls_peerdn.*\+received_recipients")
         self.assertRegex(r.stdout, r"event_action = .*msg:fail:internal.*record_bounce")
         if local_bounces:
             self.assertIn("acl_not_smtp = acl_senderwatch_not_smtp", r.stdout)

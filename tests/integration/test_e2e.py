@@ -10,8 +10,10 @@ locked), so a plugin that stopped counting cannot pass.
 Run through run_e2e.py (it provides root checks and the mount namespace).
 """
 
+import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import unittest
@@ -46,6 +48,8 @@ class LabTestCase(unittest.TestCase):
     def assertReply(self, lab, reply, code, *fragments):
         msg = f"got {reply!r}, expected {code} with {fragments}\n{lab.diag()}"
         self.assertEqual(reply.code, code, msg)
+        # One reply line: Exim splits ACL messages over 75 characters.
+        self.assertNotIn("\n", reply.text, msg)
         for f in fragments:
             self.assertIn(f, reply.text, msg)
 
@@ -96,6 +100,13 @@ class BounceRatioLock(LabTestCase):
             self.assertReply(lab, s.rcpt(remote("later")), 451, "4.7.1", "bounce-ratio")
         self.assertLog(lab, r"temporarily rejected RCPT <later@remote\.test>: senderwatch: "
                             r"account alice locked by rule bounce-ratio")
+
+        # show explains the lock with the limit that applied to it (0.3);
+        # the escalated limit (0.15) is only "next time".
+        show = json.loads(lab.cli(["show", "alice", "--json"]).stdout)
+        ratio = [r for r in show["rules"] if r["rule"] == "bounce-ratio"][0]
+        self.assertEqual((ratio["limit"], ratio["next_limit"]), (0.3, 0.15), ratio)
+        self.assertIn("0.3 (next time 0.15)", lab.cli(["show", "alice"]).stdout)
         self.assertNoPanic(lab)
 
 
@@ -344,8 +355,12 @@ class AuthFailures(LabTestCase):
         for mech in ("PLAIN", "PLAIN", "PLAIN", "LOGIN"):
             with eximlab.Session(lab.port) as s:
                 self.assertReply(lab, s.auth("gina", "wrong-password", mech), 535)
-        c = lab.counters("gina")
+        # gina has not sent yet: her failed logins are a provisional record
+        # (docs/format.md), which show finds and dump does not list.
+        shown = json.loads(lab.cli(["show", "gina", "--json"]).stdout)["record"]
+        c = eximlab.record_counters(shown)
         self.assertEqual(c.get("authfails"), 4, f"{c}\n{lab.diag()}")
+        self.assertNotIn("gina", lab.dump())
 
         # A successful login does not count; the warn rule only logs.
         replies, data, _ = lab.submit("gina", [remote("ok")])
@@ -491,6 +506,31 @@ class LockVariants(LabTestCase):
         lab.cli(["unlock", "judy", "--reason", "password changed"])
         replies, _, _ = lab.submit("judy", [remote("ok-after")])
         self.assertAllAccepted(lab, replies)
+        self.assertNoPanic(lab)
+
+
+# ---------------------------------------------------------------------------
+# The module is gone (apt remove senderwatch), the configuration still wired
+# ---------------------------------------------------------------------------
+
+class ModuleMissing(LabTestCase):
+    RULES = [rule("bounce-flood", "bounces", 0, "lock")]
+
+    def test_snippets_fail_open_without_the_module(self):
+        so = os.path.join(eximlab.base_dir(), f"senderwatch-{os.getpid()}.so")
+        shutil.copy(eximlab.PLUGIN, so)
+        lab = self.start_lab(rules=self.RULES, users=("kim",), plugin=so)
+        os.unlink(so)  # the package is removed while Exim runs
+        for _ in range(2):  # two connections, each with a bounce
+            replies, data, msgid = lab.submit("kim", [remote("ok1"), remote("bad1")])
+            self.assertAllAccepted(lab, replies)
+            self.assertReply(lab, data, 250)
+            lab.wait_bounce_of(msgid)
+        with lab.session() as s:
+            self.assertEqual(s.auth("kim", "wrong").code, 535)
+        # Logged once per connection, not once per recipient.
+        self.assertEqual(len(re.findall(r"senderwatch: \S+ is missing: accounts are not checked",
+                                        lab.log())), 2, lab.diag())
         self.assertNoPanic(lab)
 
 
