@@ -41,10 +41,11 @@ the logs. tune reads the logs once and then:
   2. records, for each metric and window the policy's rules read (and a
      one-hour window of every other metric), each account's peak: the
      highest value a rule would have seen at any check
-  3. per rule, suggests a limit from where the ordinary accounts end: the
-     median and spread of the non-zero peaks on the log scale, which a few
-     percent of hijacked accounts do not move; a lock rule's limit stays
-     below every value at which the replay locked an account; a series with
+  3. per rule, suggests a limit: for a lock rule from where the ordinary
+     accounts end (the median and spread of the non-zero peaks on the log
+     scale, which a few percent of hijacked accounts do not move), kept
+     below every value at which the replay locked an account; for a warn or
+     defer rule from the p99 of the accounts not suspected; a series with
      fewer than 30 accounts or 10 non-zero peaks keeps its limit and says why
   4. replays the suggested policy on the same logs (the self-check) and
      shows, beside each suggestion, the accounts it would newly stop or

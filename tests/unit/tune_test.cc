@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <string>
@@ -407,6 +408,54 @@ TEST(Tune, CliReportsSuspectsSuggestionsAndTheSelfCheck) {
   EXPECT_NE(text.find("Self-check: the suggested policy replayed on the same logs locks"), std::string::npos)
       << text;
   EXPECT_NE(text.find("suspected, excluded:"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace senderwatch::eximlog
+
+namespace senderwatch::eximlog {
+namespace {
+
+// The measurements behind docs/replay.md, "How the method was chosen". Not
+// a test (it asserts nothing); run it by hand:
+//   build/tests/unit/senderwatch_unit_tests --gtest_also_run_disabled_tests
+//     --gtest_filter='TuneMeasure.*'
+// For each generated log: hijacked accounts the starting policy locks, and
+// for each method the hijacked ones its suggestion still locks, the honest
+// ones it locks, and the honest ones it stops at all (defer or lock).
+TEST(TuneMeasure, DISABLED_MethodsOnGeneratedLogs) {
+  std::printf("share seed hijacked start | method: hijacked-locked honest-locked honest-stopped\n");
+  for (const double share : {0.01, 0.03, 0.05}) {
+    for (const uint64_t seed : {1, 2, 3}) {
+      Loaded loaded;
+      ScenarioOptions options;
+      options.compromised_share = share;
+      options.seed = seed;
+      ASSERT_NO_FATAL_FAILURE(Load(options, loaded));
+      const Policy start = StartingPolicy();
+      const auto count = [&](const Policy& policy) {
+        NullLogger logger;
+        Replayer replayer(policy, logger);
+        loaded.events.Play(replayer);
+        int hijacked = 0, honest_locked = 0, honest_stopped = 0;
+        for (const AccountOutcome& o : replayer.Outcomes()) {
+          const bool bad = loaded.scenario.IsCompromised(o.account);
+          hijacked += bad && o.worst == Action::kLock;
+          honest_locked += !bad && o.worst == Action::kLock;
+          honest_stopped += !bad && o.worst >= Action::kDefer;
+        }
+        return std::to_string(hijacked) + " " + std::to_string(honest_locked) + " " +
+               std::to_string(honest_stopped);
+      };
+      TuneOptions body;
+      body.rate_reference = TuneOptions::RateReference::kBody;
+      std::printf("%.2f %llu %zu %s | percentile: %s | tune: %s | tune, rates from body: %s\n", share,
+                  static_cast<unsigned long long>(seed), loaded.scenario.compromised.size(),
+                  count(start).c_str(), count(PercentileSuggestion(start, loaded.events)).c_str(),
+                  count(Tune(start, loaded.events).suggested).c_str(),
+                  count(Tune(start, loaded.events, body).suggested).c_str());
+    }
+  }
 }
 
 }  // namespace
