@@ -1,8 +1,10 @@
-// `senderwatch tune`: measured limits. Replays Exim main logs without any
-// rule and shows, per metric and window the policy reads, how the accounts'
-// peaks are distributed, who is at the top, how many accounts candidate
-// limits would have stopped, a histogram (terminal and SVG), and a policy
-// file with suggested limits. The measuring is in src/eximlog/tune.h.
+// `senderwatch tune`: measured limits. Shows, per metric and window the
+// policy reads, how the peaks of the accounts not suspected compromised are
+// distributed, who is at the top, how many accounts candidate limits would
+// have stopped, a histogram (terminal and SVG), the suggested limits with
+// the self-check, and the suggested policy file. The measuring, the
+// suggestions and the self-check are in src/eximlog/tune.h; this file
+// parses options and prints.
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,27 +28,42 @@
 
 namespace senderwatch::cli {
 
-const std::string_view kTuneHelp = R"help(Usage: senderwatch tune [--config FILE] [--svg FILE] [-o FILE] [-n N] [--json] LOG...
+const std::string_view kTuneHelp = R"help(Usage: senderwatch tune [--config FILE] [--svg FILE] [-o FILE] [-n N] [--json] [--utc] [--no-progress] LOG...
 
 Measures what the accounts in Exim main logs really do, to set limits from
-evidence instead of guesses. For each metric and window the policy's rules
-read (and a one-hour window of every other metric), tune replays the logs
-with no rule at all and records each account's peak: the highest value a
-rule would have seen at any check. It then prints:
+evidence instead of guesses, without learning them from the spammers in
+the logs. tune reads the logs once and then:
 
-  - the distribution of the peaks over accounts (p50, p90, p99, p99.9, max)
-  - the accounts at the top, with the time of their peak
-  - a histogram (log-scaled bars), with the current and suggested limits
-  - for candidate limits, how many accounts a rule with that limit would
-    have deferred or locked (rules fire strictly above the limit)
-  - a policy file: the current one with suggested limits (see docs/replay.md
-    for how they are chosen; read the accounts above each suggestion: they
-    are either compromised or need a per-account exception)
+  1. replays them through the policy and through the built-in lock rules
+     ("builtin:bounce-ratio", "builtin:client-networks"); the accounts
+     either locks are "suspected compromised" and are left out of every
+     measurement (they are listed, with the rule and value that locked them)
+  2. records, for each metric and window the policy's rules read (and a
+     one-hour window of every other metric), each account's peak: the
+     highest value a rule would have seen at any check
+  3. per rule, suggests a limit: for a lock rule from where the ordinary
+     accounts end (the median and spread of the non-zero peaks on the log
+     scale, which a few percent of hijacked accounts do not move), kept
+     below every value at which the replay locked an account; for a warn or
+     defer rule from the p99 of the accounts not suspected; a series with
+     fewer than 30 accounts or 10 non-zero peaks keeps its limit and says why
+  4. replays the suggested policy on the same logs (the self-check) and
+     shows, beside each suggestion, the accounts it would newly stop or
+     newly let through compared with the current policy
 
-Populations: recipients, bounces, bounce_ratio, defers and client_ips count
-accounts that sent at least one recipient; authfails counts every user name
-that appeared. bounce_ratio peaks count only once the window holds the
-rule's 'min' recipients. LOG files are read as by 'senderwatch replay'.
+For each series it prints the distribution of the peaks (p50, p90, p99,
+p99.9, max), the body (median, fence, busiest ordinary account), the
+accounts at the top and the suspects' peaks, a histogram (log-scaled bars)
+with the current and suggested limits, and how many accounts candidate
+limits would fire on (rules fire strictly above the limit). Then the
+self-check and the suggested policy file. docs/replay.md explains the method
+and the measurements behind it.
+
+Populations: recipients, bounces, defers and client_ips count accounts that
+sent at least one recipient; authfails counts every user name that appeared;
+a ratio (bounce_ratio, new_recipient_ratio) counts the accounts whose window
+held the rule's 'min' recipients at least once. Suspects are never counted.
+LOG files are read as by 'senderwatch replay'.
 
 Options:
   --config FILE  the policy whose rules are measured (default
@@ -81,29 +98,10 @@ std::string SeriesTitle(const Series& s) {
   return title;
 }
 
-// A rule reading one series, with its current and suggested limit.
-struct RuleLimit {
-  const Rule* rule;
-  double suggested;
-  uint64_t above_current;
-  uint64_t above_suggested;
-};
-
-// Accounts a rule with this limit would fire on: value strictly above the
-// limit and, for counters, at least the rule's min.
-uint64_t Firing(const Distribution& d, const Rule& rule, double limit) {
-  double threshold = limit;
-  if (!IsRatio(rule.metric) && rule.min > 0) {
-    threshold = std::max(limit, static_cast<double>(rule.min) - 0.5);
-  }
-  return d.CountAbove(threshold);
-}
-
+// A measured series with its histogram, as printed and drawn.
 struct Measured {
+  const eximlog::SeriesReport* report;
   const Series* series;
-  Distribution distribution;
-  std::vector<std::pair<double, size_t>> top;  // peak value, account index
-  std::vector<RuleLimit> rules;
   std::vector<HistogramBin> bins;
 };
 
@@ -113,18 +111,19 @@ struct Marker {
   bool suggested;
 };
 
-std::vector<Marker> MarkersOf(const Measured& m) {
+std::vector<Marker> MarkersOf(const Measured& m, const Policy& policy) {
   std::vector<Marker> markers;
-  for (const RuleLimit& r : m.rules) {
-    markers.push_back({r.rule->above, r.rule->name + " " + FormatNumber(r.rule->above), false});
-    if (r.suggested != r.rule->above) {
-      markers.push_back({r.suggested, "suggested " + FormatNumber(r.suggested), true});
+  for (const eximlog::RuleReport& r : m.report->rules) {
+    const Rule& rule = policy.rules[r.rule];
+    markers.push_back({rule.above, rule.name + " " + FormatNumber(rule.above), false});
+    if (r.suggestion.limit != rule.above) {
+      markers.push_back({r.suggestion.limit, "suggested " + FormatNumber(r.suggestion.limit), true});
     }
   }
   return markers;
 }
 
-std::string TerminalHistogram(const Measured& m, bool color) {
+std::string TerminalHistogram(const Measured& m, const Policy& policy, bool color) {
   const auto& bins = m.bins;
   uint64_t max_count = 0;
   size_t label_width = 0;
@@ -132,7 +131,7 @@ std::string TerminalHistogram(const Measured& m, bool color) {
     max_count = std::max(max_count, bin.count);
     label_width = std::max(label_width, bin.label.size());
   }
-  const std::vector<Marker> markers = MarkersOf(m);
+  const std::vector<Marker> markers = MarkersOf(m, policy);
   const int width = 40;
   std::string out;
   for (size_t i = 0; i < bins.size(); ++i) {
@@ -172,7 +171,7 @@ std::string XmlEscape(std::string_view text) {
   return out;
 }
 
-std::string Svg(const std::vector<Measured>& measured, const std::string& subtitle) {
+std::string Svg(const std::vector<Measured>& measured, const Policy& policy, const std::string& subtitle) {
   constexpr int kWidth = 800, kPanel = 250, kLeft = 70, kRight = 30, kTop = 70;
   const int height = kTop + static_cast<int>(measured.size()) * kPanel;
   std::string svg;
@@ -201,7 +200,7 @@ std::string Svg(const std::vector<Measured>& measured, const std::string& subtit
     const double log_max = std::log10(1.0 + static_cast<double>(max_count));
     svg += "<text x=\"" + std::to_string(kLeft) + "\" y=\"" + std::to_string(top + 14) +
            "\" font-size=\"13\" font-weight=\"bold\">" + XmlEscape(SeriesTitle(*m.series)) + " — " +
-           Thousands(m.distribution.sorted.size()) + " accounts</text>\n";
+           Thousands(m.report->population.sorted.size()) + " accounts</text>\n";
     std::snprintf(buf, sizeof buf,
                   "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", kLeft,
                   chart_bottom, kWidth - kRight, chart_bottom);
@@ -231,7 +230,7 @@ std::string Svg(const std::vector<Measured>& measured, const std::string& subtit
       svg += buf;
     }
     int label_row = 0;
-    for (const Marker& marker : MarkersOf(m)) {
+    for (const Marker& marker : MarkersOf(m, policy)) {
       const double x =
           kLeft + bin_width * eximlog::HistogramPosition(m.bins, marker.value, m.series->metric);
       const char* colour = marker.suggested ? "#2a9d3a" : "#d0312d";
@@ -249,6 +248,94 @@ std::string Svg(const std::vector<Measured>& measured, const std::string& subtit
   }
   svg += "</svg>\n";
   return svg;
+}
+
+
+// The limits a series' table and candidates must include.
+std::vector<double> LimitsOf(const eximlog::SeriesReport& sr, const Policy& policy) {
+  std::vector<double> limits;
+  for (const eximlog::RuleReport& r : sr.rules) {
+    limits.insert(limits.end(), {policy.rules[r.rule].above, r.suggestion.limit});
+  }
+  return limits;
+}
+
+void DiffJson(JsonWriter& json, const eximlog::VerdictDiff& v) {
+  json.BeginObject().Field("account", v.account);
+  json.Field("current", ActionName(v.before));
+  json.Field("current_rule", v.before_rule.empty() ? std::nullopt : std::optional<std::string>(v.before_rule));
+  json.Field("suggested", ActionName(v.after));
+  json.Field("suggested_rule", v.after_rule.empty() ? std::nullopt : std::optional<std::string>(v.after_rule));
+  json.EndObject();
+}
+
+std::string VerdictText(Action action, const std::string& rule) {
+  return std::string(ActionName(action)) + (rule.empty() ? "" : " (" + SanitizeForTerminal(rule) + ")");
+}
+
+std::string DiffText(const eximlog::VerdictDiff& v) {
+  return SanitizeForTerminal(v.account) + ": " + VerdictText(v.before, v.before_rule) + " -> " +
+         VerdictText(v.after, v.after_rule);
+}
+
+std::string PeaksText(const char* title, const std::vector<eximlog::PeakOf>& peaks, Metric metric) {
+  if (peaks.empty()) return {};
+  std::string text = std::string("    ") + title + ":";
+  for (size_t i = 0; i < peaks.size(); ++i) {
+    if (i == 8) {
+      text += "  and " + Thousands(peaks.size() - i) + " more";
+      break;
+    }
+    text += "  " + SanitizeForTerminal(peaks[i].account) + " " + FormatMetricValue(metric, peaks[i].value) +
+            " (" + FormatTime(peaks[i].at) + ")";
+  }
+  return text + "\n";
+}
+
+std::string SuspectsText(const eximlog::TuneReport& report, bool color) {
+  if (report.suspects.empty()) {
+    return "\nNo account suspected compromised: neither the policy nor the built-in lock rules lock any\n"
+           "account in these logs, so every account is measured.\n";
+  }
+  std::string text = "\n" + Paint("Suspected compromised, excluded from every measurement", Style::kBold, color) +
+                     " (locked when these logs are replayed\nthrough the policy, or through the built-in lock rules "
+                     "\"builtin:\"):\n";
+  Table table({"ACCOUNT", "LOCKED BY", "SINCE", "RULE", "VALUE", "LIMIT"},
+              {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kLeft, Table::Align::kLeft,
+               Table::Align::kRight, Table::Align::kRight});
+  for (const eximlog::Suspect& x : report.suspects) {
+    table.AddRow({{SanitizeForTerminal(x.account)}, {x.by_policy ? "policy" : "screening"}, {FormatTime(x.since)},
+                  {SanitizeForTerminal(x.rule)}, {FormatMetricValue(x.metric, x.value)}, {FormatNumber(x.limit)}});
+  }
+  return text + table.Render(color, 2);
+}
+
+std::string SuggestionText(const eximlog::RuleReport& r, const Policy& policy, bool color) {
+  const Rule& rule = policy.rules[r.rule];
+  std::string text = "    " + Paint(SanitizeForTerminal(rule.name), Style::kBold, color) + ": ";
+  if (r.suggestion.kept) {
+    text += "keeps " + FormatNumber(rule.above) + ": " + r.suggestion.why + "\n";
+  } else {
+    text += FormatNumber(rule.above) + " -> " + Paint(FormatNumber(r.suggestion.limit), Style::kGreen, color) +
+            ": " + r.suggestion.why + "\n";
+  }
+  if (r.newly_stopped.empty() && r.newly_let_through.empty()) {
+    return text + "      self-check: no account's verdict changes by this rule\n";
+  }
+  for (const eximlog::VerdictDiff& v : r.newly_stopped) text += "      newly stops " + DiffText(v) + "\n";
+  for (const eximlog::VerdictDiff& v : r.newly_let_through) text += "      newly lets through " + DiffText(v) + "\n";
+  return text;
+}
+
+std::string SelfCheckText(const eximlog::TuneReport& report, bool color) {
+  std::string text = "\n" + Paint("Self-check", Style::kBold, color) +
+                     ": the suggested policy replayed on the same logs locks " +
+                     Thousands(report.locked_after) + " accounts (the current policy: " +
+                     Thousands(report.locked_before) + ")";
+  if (report.changes.empty()) return text + "; no account's verdict changes.\n";
+  text += "; " + Thousands(report.changes.size()) + " accounts change:\n";
+  for (const eximlog::VerdictDiff& v : report.changes) text += "  " + DiffText(v) + "\n";
+  return text;
 }
 
 }  // namespace
@@ -281,8 +368,8 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     return kExitNotFound;
   }
 
-  eximlog::PeakTracker tracker(*policy, eximlog::SeriesOfPolicy(*policy));
-  eximlog::Joiner joiner(tracker);
+  eximlog::EventLog events;
+  eximlog::Joiner joiner(events);
   eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed->Has("no-progress"));
   eximlog::ScanOptions scan_options;
   scan_options.zone = parsed->Has("utc") ? eximlog::TimestampParser::Zone::kUtc
@@ -298,48 +385,27 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     std::fprintf(stderr, "senderwatch tune: warning: %s\n", warning.c_str());
   }
 
-  // Measure every series.
-  Policy suggested = *policy;
+  eximlog::TuneOptions tune_options;
+  tune_options.top = top_n;
+  const eximlog::TuneReport report = eximlog::Tune(*policy, events, tune_options);
   std::vector<Measured> measured;
-  uint64_t senders = 0;
-  for (size_t a = 0; a < tracker.account_count(); ++a) senders += tracker.seen(a) && tracker.sent(a);
-  for (size_t s = 0; s < tracker.series().size(); ++s) {
-    const Series& series = tracker.series()[s];
-    Measured m;
-    m.series = &series;
-    for (size_t a = 0; a < tracker.account_count(); ++a) {
-      if (!tracker.seen(a)) continue;
-      if (series.metric != Metric::kAuthfails && !tracker.sent(a)) continue;
-      const double value = tracker.peak(s, a).value;
-      m.distribution.sorted.push_back(value);
-      m.top.emplace_back(value, a);
-    }
-    std::sort(m.distribution.sorted.begin(), m.distribution.sorted.end());
-    std::stable_sort(m.top.begin(), m.top.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-    while (!m.top.empty() && (m.top.size() > top_n || m.top.back().first <= 0)) m.top.pop_back();
-    for (size_t r = 0; r < policy->rules.size(); ++r) {
-      const Rule& rule = policy->rules[r];
-      if (std::find(series.rules.begin(), series.rules.end(), rule.name) == series.rules.end()) continue;
-      const double limit = eximlog::SuggestLimit(m.distribution, rule.metric, rule.action);
-      suggested.rules[r].above = limit;
-      m.rules.push_back({&rule, limit, Firing(m.distribution, rule, rule.above),
-                         Firing(m.distribution, rule, limit)});
-    }
+  for (const eximlog::SeriesReport& sr : report.series) {
     double marked = 0;
-    for (const RuleLimit& r : m.rules) marked = std::max({marked, r.rule->above, r.suggested});
-    m.bins = eximlog::MakeHistogram(m.distribution, series.metric, marked);
-    measured.push_back(std::move(m));
+    for (const eximlog::RuleReport& r : sr.rules) {
+      marked = std::max({marked, policy->rules[r.rule].above, r.suggestion.limit});
+    }
+    measured.push_back({&sr, &sr.series, eximlog::MakeHistogram(sr.population, sr.series.metric, marked)});
   }
-  const std::string suggested_toml = FormatPolicy(suggested);
+  const std::string suggested_toml = FormatPolicy(report.suggested);
   const std::string subtitle = Thousands(stats->lines) + " log lines" +
                                (stats->first_time ? ", " + FormatTime(stats->first_time) + " to " +
                                                         FormatTime(stats->last_time)
                                                   : std::string()) +
-                               ", " + Thousands(senders) + " sending accounts";
+                               ", " + Thousands(report.sending_accounts) + " sending accounts";
 
   if (auto svg_path = parsed->Value("svg")) {
     std::ofstream svg(*svg_path, std::ios::binary | std::ios::trunc);
-    svg << Svg(measured, subtitle);
+    svg << Svg(measured, *policy, subtitle);
     if (!svg.flush()) {
       std::fprintf(stderr, "senderwatch tune: cannot write %s\n", svg_path->c_str());
       return kExitStore;
@@ -362,38 +428,64 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     json.Field("lines_not_understood", stats->lines_not_understood);
     json.Field("first_time", stats->first_time ? std::optional<std::string>(FormatTime(stats->first_time)) : std::nullopt);
     json.Field("last_time", stats->last_time ? std::optional<std::string>(FormatTime(stats->last_time)) : std::nullopt);
-    json.Field("sending_accounts", senders);
+    json.Field("sending_accounts", report.sending_accounts);
+    json.Key("suspects").BeginArray();
+    for (const eximlog::Suspect& x : report.suspects) {
+      json.BeginObject().Field("account", x.account).Field("locked_by", x.by_policy ? "policy" : "screening");
+      json.Field("rule", x.rule).Field("metric", MetricName(x.metric)).Field("window", FormatDuration(x.window_seconds));
+      json.Field("value", x.value).Field("limit", x.limit).Field("since", FormatTime(x.since)).EndObject();
+    }
+    json.EndArray();
     json.Key("series").BeginArray();
     for (const Measured& m : measured) {
-      const Distribution& d = m.distribution;
+      const eximlog::SeriesReport& sr = *m.report;
+      const Distribution& d = sr.population;
       json.BeginObject();
-      json.Field("metric", MetricName(m.series->metric));
-      json.Field("window", FormatDuration(m.series->window_seconds));
-      json.Field("min", m.series->min);
+      json.Field("metric", MetricName(sr.series.metric));
+      json.Field("window", FormatDuration(sr.series.window_seconds));
+      json.Field("min", sr.series.min);
       json.Field("accounts", static_cast<uint64_t>(d.sorted.size()));
       json.Key("percentiles").BeginObject();
       json.Field("p50", d.Percentile(50)).Field("p90", d.Percentile(90)).Field("p99", d.Percentile(99));
       json.Field("p99.9", d.Percentile(99.9)).Field("max", d.sorted.empty() ? 0.0 : d.sorted.back());
       json.EndObject();
-      json.Key("top").BeginArray();
-      for (const auto& [value, account] : m.top) {
-        const size_t s = static_cast<size_t>(m.series - tracker.series().data());
-        json.BeginObject().Field("account", tracker.account_name(account)).Field("peak", value);
-        json.Field("at", FormatTime(tracker.peak(s, account).at)).EndObject();
-      }
-      json.EndArray();
+      json.Key("body").BeginObject();
+      json.Field("nonzero", static_cast<uint64_t>(sr.body.nonzero)).Field("median", sr.body.median);
+      json.Field("spread", sr.body.spread).Field("fence", sr.body.fence).Field("top", sr.body.top);
+      json.Field("above", static_cast<uint64_t>(sr.body.above)).EndObject();
+      const auto peaks = [&](const char* key, const std::vector<eximlog::PeakOf>& list) {
+        json.Key(key).BeginArray();
+        for (const eximlog::PeakOf& p : list) {
+          json.BeginObject().Field("account", p.account).Field("peak", p.value).Field("at", FormatTime(p.at)).EndObject();
+        }
+        json.EndArray();
+      };
+      peaks("top", sr.top);
+      peaks("suspects_excluded", sr.suspects);
       json.Key("rules").BeginArray();
-      for (const RuleLimit& r : m.rules) {
-        json.BeginObject().Field("rule", r.rule->name).Field("action", ActionName(r.rule->action));
-        json.Field("limit", r.rule->above).Field("accounts_above", r.above_current);
-        json.Field("suggested", r.suggested).Field("accounts_above_suggested", r.above_suggested);
+      for (const eximlog::RuleReport& r : sr.rules) {
+        const Rule& rule = policy->rules[r.rule];
+        json.BeginObject().Field("rule", rule.name).Field("action", ActionName(rule.action));
+        json.Field("limit", rule.above).Field("accounts_above", r.above_current);
+        json.Field("suggested", r.suggestion.limit).Field("accounts_above_suggested", r.above_suggested);
+        json.Field("kept", r.suggestion.kept).Field("reason", r.suggestion.why);
+        if (r.suggestion.cap) {
+          json.Field("cap", *r.suggestion.cap);
+        } else {
+          json.Key("cap").Null();
+        }
+        const auto diffs = [&](const char* key, const std::vector<eximlog::VerdictDiff>& list) {
+          json.Key(key).BeginArray();
+          for (const eximlog::VerdictDiff& v : list) DiffJson(json, v);
+          json.EndArray();
+        };
+        diffs("newly_stopped", r.newly_stopped);
+        diffs("newly_let_through", r.newly_let_through);
         json.EndObject();
       }
       json.EndArray();
       json.Key("candidates").BeginArray();
-      std::vector<double> current;
-      for (const RuleLimit& r : m.rules) current.insert(current.end(), {r.rule->above, r.suggested});
-      for (double limit : eximlog::CandidateLimits(d, IsRatio(m.series->metric), current)) {
+      for (double limit : eximlog::CandidateLimits(d, IsRatio(sr.series.metric), LimitsOf(sr, *policy))) {
         json.BeginObject().Field("limit", limit).Field("accounts_above", d.CountAbove(limit)).EndObject();
       }
       json.EndArray();
@@ -405,61 +497,71 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
       json.EndObject();
     }
     json.EndArray();
+    json.Key("self_check").BeginObject();
+    json.Field("locked_current", report.locked_before).Field("locked_suggested", report.locked_after);
+    json.Key("changes").BeginArray();
+    for (const eximlog::VerdictDiff& v : report.changes) DiffJson(json, v);
+    json.EndArray();
+    json.EndObject();
     json.Field("suggested_policy", suggested_toml);
     json.EndObject();
     return WriteOut(json.Take()) ? kExitOk : kExitStore;
   }
 
   std::string text = "Measured " + subtitle + ".\n";
+  text += SuspectsText(report, color);
   for (const Measured& m : measured) {
-    const Series& series = *m.series;
-    const Distribution& d = m.distribution;
-    const size_t s = static_cast<size_t>(m.series - tracker.series().data());
+    const eximlog::SeriesReport& sr = *m.report;
+    const Series& series = sr.series;
+    const Distribution& d = sr.population;
     text += "\n" + Paint(SeriesTitle(series), Style::kBold, color);
-    if (m.rules.empty()) {
+    if (sr.rules.empty()) {
       text += "  (no rule)";
     } else {
-      for (const RuleLimit& r : m.rules) {
-        text += "  [" + SanitizeForTerminal(r.rule->name) + ": " + std::string(ActionName(r.rule->action)) +
-                " above " + (r.rule->learned ? "learned, fallback " : "") + FormatNumber(r.rule->above) + "]";
+      for (const eximlog::RuleReport& r : sr.rules) {
+        const Rule& rule = policy->rules[r.rule];
+        text += "  [" + SanitizeForTerminal(rule.name) + ": " + std::string(ActionName(rule.action)) +
+                " above " + (rule.learned ? "learned, fallback " : "") + FormatNumber(rule.above) + "]";
       }
     }
     text += "\n";
     if (d.sorted.empty()) {
       text += "    no accounts\n";
-      continue;
-    }
-    text += "    " + Thousands(d.sorted.size()) + " accounts   p50 " +
-            FormatMetricValue(series.metric, d.Percentile(50)) + "   p90 " +
-            FormatMetricValue(series.metric, d.Percentile(90)) + "   p99 " +
-            FormatMetricValue(series.metric, d.Percentile(99)) + "   p99.9 " +
-            FormatMetricValue(series.metric, d.Percentile(99.9)) + "   max " +
-            FormatMetricValue(series.metric, d.sorted.back()) + "\n";
-    if (!m.top.empty()) {
-      text += "    top:";
-      for (const auto& [value, account] : m.top) {
-        text += "  " + SanitizeForTerminal(tracker.account_name(account)) + " " +
-                FormatMetricValue(series.metric, value) + " (" +
-                FormatTime(tracker.peak(s, account).at) + ")";
+    } else {
+      text += "    " + Thousands(d.sorted.size()) + " accounts   p50 " +
+              FormatMetricValue(series.metric, d.Percentile(50)) + "   p90 " +
+              FormatMetricValue(series.metric, d.Percentile(90)) + "   p99 " +
+              FormatMetricValue(series.metric, d.Percentile(99)) + "   p99.9 " +
+              FormatMetricValue(series.metric, d.Percentile(99.9)) + "   max " +
+              FormatMetricValue(series.metric, d.sorted.back()) + "\n";
+      if (sr.body.nonzero > 0) {
+        text += "    body: " + Thousands(sr.body.nonzero) + " non-zero, median " +
+                FormatMetricValue(series.metric, sr.body.median) + ", fence " +
+                FormatMetricValue(series.metric, sr.body.fence) + ", busiest ordinary account " +
+                FormatMetricValue(series.metric, sr.body.top) + ", " + Thousands(sr.body.above) +
+                " above the fence\n";
       }
-      text += "\n";
-    }
-    text += TerminalHistogram(m, color);
-    std::vector<double> current;
-    for (const RuleLimit& r : m.rules) current.insert(current.end(), {r.rule->above, r.suggested});
-    Table table({"LIMIT", "ACCOUNTS ABOVE", "NOTE"}, {Table::Align::kRight, Table::Align::kRight});
-    for (double limit : eximlog::CandidateLimits(d, IsRatio(series.metric), current)) {
-      std::string note;
-      for (const RuleLimit& r : m.rules) {
-        const std::string what = SanitizeForTerminal(r.rule->name) + " (" +
-                                 std::string(ActionName(r.rule->action)) + ")";
-        if (limit == r.rule->above) note += (note.empty() ? "" : ", ") + ("current " + what);
-        if (limit == r.suggested) note += (note.empty() ? "" : ", ") + ("suggested for " + what);
+      text += PeaksText("top", sr.top, series.metric);
+      text += PeaksText("suspected, excluded", sr.suspects, series.metric);
+      text += TerminalHistogram(m, *policy, color);
+      Table table({"LIMIT", "ACCOUNTS ABOVE", "NOTE"}, {Table::Align::kRight, Table::Align::kRight});
+      for (double limit : eximlog::CandidateLimits(d, IsRatio(series.metric), LimitsOf(sr, *policy))) {
+        std::string note;
+        for (const eximlog::RuleReport& r : sr.rules) {
+          const Rule& rule = policy->rules[r.rule];
+          const std::string what = SanitizeForTerminal(rule.name) + " (" + std::string(ActionName(rule.action)) + ")";
+          if (limit == rule.above) note += (note.empty() ? "" : ", ") + ("current " + what);
+          if (limit == r.suggestion.limit && !r.suggestion.kept) {
+            note += (note.empty() ? "" : ", ") + ("suggested for " + what);
+          }
+        }
+        table.AddRow({{FormatNumber(limit)}, {Thousands(d.CountAbove(limit))}, {note}});
       }
-      table.AddRow({{FormatNumber(limit)}, {Thousands(d.CountAbove(limit))}, {note}});
+      text += table.Render(color, 4);
     }
-    text += table.Render(color, 4);
+    for (const eximlog::RuleReport& r : sr.rules) text += SuggestionText(r, *policy, color);
   }
+  text += SelfCheckText(report, color);
   if (output_path) {
     text += "\nSuggested policy written to " + *output_path + "; check it with\n" +
             "  senderwatch replay --config " + ShellQuote(*output_path) + " LOG...\n";

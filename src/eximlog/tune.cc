@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 
+#include "eximlog/replay.h"
 #include "senderwatch/verdict.h"
 
 namespace senderwatch::eximlog {
@@ -89,7 +91,9 @@ void PeakTracker::Measure(Account& account) {
       if (denominator == 0 || denominator < s.min) continue;
     }
     Peak& peak = account.peaks[i];
-    if (readings[i].value > peak.value) peak = Peak{readings[i].value, now};
+    if (readings[i].value > peak.value || !peak.measured) {
+      peak = readings[i].value > peak.value ? Peak{readings[i].value, now, true} : Peak{peak.value, peak.at, true};
+    }
   }
 }
 
@@ -172,8 +176,7 @@ std::vector<double> CandidateLimits(const Distribution& distribution, bool ratio
   return {limits.begin(), limits.end()};
 }
 
-double SuggestLimit(const Distribution& distribution, Metric metric, Action action) {
-  const double reference = distribution.Percentile(distribution.sorted.size() >= 1000 ? 99.9 : 99.0);
+double LimitFromReference(double reference, Metric metric, Action action) {
   if (IsRatioMetric(metric)) {
     return std::clamp(NiceCeil(reference + (action == Action::kLock ? 0.15 : 0.1), true), 0.2, 0.9);
   }
@@ -181,6 +184,97 @@ double SuggestLimit(const Distribution& distribution, Metric metric, Action acti
   double limit = NiceCeil(std::max(10.0, reference * headroom), false);
   if (metric == Metric::kClientIps) limit = std::min(limit, static_cast<double>(kMaxNetworks - 1));
   return limit;
+}
+
+namespace {
+
+double MedianOf(const std::vector<double>& sorted) {
+  if (sorted.empty()) return 0;
+  const size_t n = sorted.size();
+  return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+}  // namespace
+
+Body EstimateBody(const Distribution& distribution) {
+  Body body;
+  body.accounts = distribution.sorted.size();
+  const auto first = std::upper_bound(distribution.sorted.begin(), distribution.sorted.end(), 0.0);
+  std::vector<double> logs;
+  for (auto it = first; it != distribution.sorted.end(); ++it) logs.push_back(std::log(*it));
+  body.nonzero = logs.size();
+  if (logs.empty()) return body;
+  const double center = MedianOf(logs);
+  std::vector<double> deviations;
+  for (const double l : logs) deviations.push_back(std::abs(l - center));
+  std::sort(deviations.begin(), deviations.end());
+  body.median = std::exp(center);
+  body.spread = std::max(0.25, 1.4826 * MedianOf(deviations));
+  body.fence = std::exp(center + kBodySpreads * body.spread);
+  const auto past = std::upper_bound(first, distribution.sorted.end(), body.fence * (1 + 1e-12));
+  body.top = past == first ? 0 : *(past - 1);
+  body.above = static_cast<size_t>(distribution.sorted.end() - past);
+  return body;
+}
+
+namespace {
+
+// The highest limit below `value` a rule fires at (fires: strictly above).
+double HighestLimitBelow(double value, Metric metric) {
+  if (IsRatioMetric(metric)) return std::max(0.0, std::ceil(value * 20.0 - 1e-9) / 20.0 - 0.05);
+  return std::max(0.0, std::ceil(value - 1e-9) - 1);
+}
+
+std::string Num(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", value);
+  return buf;
+}
+
+}  // namespace
+
+Suggestion Suggest(const Distribution& population, const Body& body, const Rule& rule,
+                   std::optional<double> lowest_lock, const TuneOptions& options) {
+  Suggestion s;
+  s.limit = rule.above;
+  if (body.accounts < options.min_accounts) {
+    s.kept = true;
+    s.why = "only " + std::to_string(body.accounts) + " accounts measured (" +
+            std::to_string(options.min_accounts) + " needed)";
+    return s;
+  }
+  if (body.nonzero == 0) {
+    s.kept = true;
+    s.why = "no account has a non-zero peak";
+    return s;
+  }
+  if (body.nonzero < options.min_nonzero) {
+    s.kept = true;
+    s.why = "only " + std::to_string(body.nonzero) + " accounts with a non-zero peak (" +
+            std::to_string(options.min_nonzero) + " needed)";
+    return s;
+  }
+  const bool percentile = rule.action != Action::kLock &&
+                          options.rate_reference == TuneOptions::RateReference::kPercentile;
+  if (percentile) {
+    const bool large = population.sorted.size() >= 1000;
+    s.reference = population.Percentile(large ? 99.9 : 99.0);
+    s.why = std::string(large ? "p99.9" : "p99") + " of the accounts not suspected " + Num(s.reference);
+  } else {
+    s.reference = body.top;
+    s.why = "busiest ordinary account " + Num(body.top) + " (body: median " + Num(body.median) +
+            ", fence " + Num(body.fence) + ", " + std::to_string(body.above) + " above)";
+  }
+  s.limit = LimitFromReference(s.reference, rule.metric, rule.action);
+  if (rule.action == Action::kLock && lowest_lock) {
+    const double cap = HighestLimitBelow(*lowest_lock, rule.metric);
+    s.cap = cap;
+    if (s.limit > cap) {
+      s.limit = cap;
+      s.why += "; capped below the lowest value an account was locked at, " + Num(*lowest_lock);
+    }
+  }
+  return s;
 }
 
 std::vector<HistogramBin> MakeHistogram(const Distribution& distribution, Metric metric,
@@ -239,6 +333,211 @@ double HistogramPosition(const std::vector<HistogramBin>& bins, double value, Me
     }
   }
   return static_cast<double>(bins.size());
+}
+
+uint32_t EventLog::Intern(std::string_view text) {
+  if (auto it = ids_.find(text); it != ids_.end()) return it->second;
+  const std::string& stored = strings_.emplace_back(text);
+  const auto id = static_cast<uint32_t>(strings_.size() - 1);
+  ids_.emplace(stored, id);
+  return id;
+}
+
+void EventLog::Remember(AccountRef account) {
+  if (account.index >= names_.size()) names_.resize(account.index + 1);
+  if (names_[account.index].empty()) names_[account.index] = strings_[Intern(account.name)];
+}
+
+void EventLog::OnRecipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
+                           std::string_view sender, std::string_view recipient) {
+  Remember(account);
+  events_.push_back({time, account.index, Kind::kRecipient, Intern(client_ip), Intern(sender), Intern(recipient)});
+}
+
+void EventLog::OnBounce(UnixSeconds time, AccountRef account, std::string_view recipient,
+                        std::string_view reason) {
+  Remember(account);
+  events_.push_back({time, account.index, Kind::kBounce, Intern(recipient), Intern(reason), 0});
+}
+
+void EventLog::OnDefer(UnixSeconds time, AccountRef account, std::string_view recipient,
+                       std::string_view reason) {
+  Remember(account);
+  events_.push_back({time, account.index, Kind::kDefer, Intern(recipient), Intern(reason), 0});
+}
+
+void EventLog::OnAuthfail(UnixSeconds time, AccountRef account, std::string_view client_ip) {
+  Remember(account);
+  events_.push_back({time, account.index, Kind::kAuthfail, Intern(client_ip), 0, 0});
+}
+
+void EventLog::Play(EventSink& sink) const {
+  for (const Event& e : events_) {
+    const AccountRef account{e.account, names_[e.account]};
+    switch (e.kind) {
+      case Kind::kRecipient:
+        sink.OnRecipient(e.time, account, strings_[e.a], strings_[e.b], strings_[e.c]);
+        break;
+      case Kind::kBounce: sink.OnBounce(e.time, account, strings_[e.a], strings_[e.b]); break;
+      case Kind::kDefer: sink.OnDefer(e.time, account, strings_[e.a], strings_[e.b]); break;
+      case Kind::kAuthfail: sink.OnAuthfail(e.time, account, strings_[e.a]); break;
+    }
+  }
+}
+
+std::vector<Rule> ScreeningRules() {
+  std::vector<Rule> rules;
+  for (Rule rule : DefaultPolicy().rules) {
+    if (rule.action != Action::kLock || rule.learned) continue;
+    rule.name = "builtin:" + rule.name;
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+namespace {
+
+struct Outcomes {
+  std::map<std::string, AccountOutcome, std::less<>> by_account;
+  uint64_t locked = 0;
+};
+
+Outcomes ReplayOutcomes(const Policy& policy, const EventLog& events) {
+  NullLogger logger;
+  Replayer replayer(policy, logger);
+  events.Play(replayer);
+  Outcomes out;
+  for (AccountOutcome& o : replayer.Outcomes()) {
+    out.locked += o.worst == Action::kLock;
+    std::string name = o.account;
+    out.by_account.emplace(std::move(name), std::move(o));
+  }
+  return out;
+}
+
+bool SameSeries(const Rule& rule, const Series& series) {
+  return rule.metric == series.metric && rule.window_seconds == series.window_seconds &&
+         (IsRatioMetric(rule.metric) ? rule.min : 0) == series.min;
+}
+
+std::vector<PeakOf> Highest(std::vector<PeakOf> peaks, size_t count) {
+  std::stable_sort(peaks.begin(), peaks.end(),
+                   [](const PeakOf& x, const PeakOf& y) { return x.value > y.value; });
+  std::erase_if(peaks, [](const PeakOf& p) { return p.value <= 0; });
+  if (peaks.size() > count) peaks.resize(count);
+  return peaks;
+}
+
+}  // namespace
+
+TuneReport Tune(const Policy& policy, const EventLog& events, const TuneOptions& options) {
+  TuneReport report;
+  // 1. Screening: the policy as it is, and the conservative lock rules.
+  const Outcomes current = ReplayOutcomes(policy, events);
+  Policy screening = policy;
+  screening.rules = ScreeningRules();
+  const Outcomes screened = ReplayOutcomes(screening, events);
+  std::set<std::string, std::less<>> suspected;
+  for (const Outcomes* outcomes : {&current, &screened}) {
+    for (const auto& [name, o] : outcomes->by_account) {
+      if (o.worst != Action::kLock || suspected.contains(name)) continue;
+      suspected.insert(name);
+      const VerdictChange& c = o.first_worst;
+      report.suspects.push_back(Suspect{name, c.rule, c.metric, c.window_seconds, c.value, c.limit,
+                                        c.time, outcomes == &current});
+    }
+  }
+  std::stable_sort(report.suspects.begin(), report.suspects.end(), [](const Suspect& x, const Suspect& y) {
+    return x.by_policy != y.by_policy ? x.by_policy : x.since < y.since;
+  });
+
+  // 2. Peaks of every series, populations without the suspects.
+  PeakTracker tracker(policy, SeriesOfPolicy(policy));
+  events.Play(tracker);
+  report.engine_errors = tracker.engine_errors();
+  report.suggested = policy;
+  for (size_t a = 0; a < tracker.account_count(); ++a) {
+    report.sending_accounts += tracker.seen(a) && tracker.sent(a);
+  }
+  for (size_t s = 0; s < tracker.series().size(); ++s) {
+    SeriesReport sr;
+    sr.series = tracker.series()[s];
+    std::vector<PeakOf> top, suspects;
+    for (size_t a = 0; a < tracker.account_count(); ++a) {
+      if (!tracker.seen(a)) continue;
+      if (sr.series.metric != Metric::kAuthfails && !tracker.sent(a)) continue;
+      const Peak& peak = tracker.peak(s, a);
+      if (IsRatioMetric(sr.series.metric) && !peak.measured) continue;
+      PeakOf p{tracker.account_name(a), peak.value, peak.at};
+      if (suspected.contains(p.account)) {
+        suspects.push_back(std::move(p));
+        continue;
+      }
+      sr.population.sorted.push_back(peak.value);
+      top.push_back(std::move(p));
+    }
+    std::sort(sr.population.sorted.begin(), sr.population.sorted.end());
+    sr.top = Highest(std::move(top), options.top);
+    sr.suspects = Highest(std::move(suspects), SIZE_MAX);
+    sr.body = EstimateBody(sr.population);
+    for (size_t r = 0; r < policy.rules.size(); ++r) {
+      const Rule& rule = policy.rules[r];
+      if (std::find(sr.series.rules.begin(), sr.series.rules.end(), rule.name) == sr.series.rules.end()) {
+        continue;
+      }
+      // The lowest value at which this rule, or a screening rule reading
+      // the same series, locked an account.
+      std::optional<double> lowest;
+      for (const Suspect& suspect : report.suspects) {
+        const bool this_rule = suspect.by_policy && suspect.rule == rule.name;
+        bool same_screen = false;
+        if (!suspect.by_policy || !this_rule) {
+          for (const Rule& sc : screening.rules) {
+            same_screen |= sc.name == suspect.rule && SameSeries(sc, sr.series);
+          }
+        }
+        if (!this_rule && !same_screen) continue;
+        lowest = lowest ? std::min(*lowest, suspect.value) : suspect.value;
+      }
+      RuleReport rr;
+      rr.rule = r;
+      rr.suggestion = Suggest(sr.population, sr.body, rule, lowest, options);
+      report.suggested.rules[r].above = rr.suggestion.limit;
+      const auto firing = [&](double limit) {
+        double threshold = limit;
+        if (!IsRatioMetric(rule.metric) && rule.min > 0) {
+          threshold = std::max(limit, static_cast<double>(rule.min) - 0.5);
+        }
+        return sr.population.CountAbove(threshold);
+      };
+      rr.above_current = firing(rule.above);
+      rr.above_suggested = firing(rr.suggestion.limit);
+      sr.rules.push_back(std::move(rr));
+    }
+    report.series.push_back(std::move(sr));
+  }
+
+  // 3. The self-check: the suggested policy on the same events.
+  const Outcomes after = ReplayOutcomes(report.suggested, events);
+  report.locked_before = current.locked;
+  report.locked_after = after.locked;
+  for (const auto& [name, b] : current.by_account) {
+    const auto it = after.by_account.find(name);
+    if (it == after.by_account.end()) continue;
+    const AccountOutcome& a = it->second;
+    if (a.worst == b.worst) continue;
+    VerdictDiff diff{name, b.worst, b.first_worst.rule, a.worst, a.first_worst.rule};
+    const bool stronger = a.worst > b.worst;
+    const std::string& decider = stronger ? diff.after_rule : diff.before_rule;
+    for (SeriesReport& sr : report.series) {
+      for (RuleReport& rr : sr.rules) {
+        if (policy.rules[rr.rule].name != decider) continue;
+        (stronger ? rr.newly_stopped : rr.newly_let_through).push_back(diff);
+      }
+    }
+    report.changes.push_back(std::move(diff));
+  }
+  return report;
 }
 
 }  // namespace senderwatch::eximlog

@@ -267,12 +267,13 @@ TEST(Tune, DistributionsAndSuggestions) {
   EXPECT_DOUBLE_EQ(NiceCeil(101, false), 200);
   EXPECT_DOUBLE_EQ(NiceCeil(201, false), 500);
   EXPECT_DOUBLE_EQ(NiceCeil(0.31, true), 0.35);
-  EXPECT_DOUBLE_EQ(SuggestLimit(d, Metric::kRecipients, Action::kDefer), 200);  // 99*2
-  EXPECT_DOUBLE_EQ(SuggestLimit(d, Metric::kRecipients, Action::kLock), 500);   // 99*3
-  EXPECT_DOUBLE_EQ(SuggestLimit(d, Metric::kClientIps, Action::kLock), 15);     // at most 15
-  Distribution ratios;
-  ratios.sorted = {0, 0, 0.01, 0.02, 0.05};
-  EXPECT_DOUBLE_EQ(SuggestLimit(ratios, Metric::kBounceRatio, Action::kLock), 0.2);
+  EXPECT_DOUBLE_EQ(LimitFromReference(99, Metric::kRecipients, Action::kDefer), 200);  // 99*2
+  EXPECT_DOUBLE_EQ(LimitFromReference(99, Metric::kRecipients, Action::kLock), 500);   // 99*3
+  EXPECT_DOUBLE_EQ(LimitFromReference(99, Metric::kClientIps, Action::kLock), 15);     // at most 15
+  EXPECT_DOUBLE_EQ(LimitFromReference(2, Metric::kBounces, Action::kDefer), 10);       // at least 10
+  EXPECT_DOUBLE_EQ(LimitFromReference(0.05, Metric::kBounceRatio, Action::kLock), 0.2);
+  EXPECT_DOUBLE_EQ(LimitFromReference(0.5, Metric::kBounceRatio, Action::kLock), 0.65);
+  EXPECT_DOUBLE_EQ(LimitFromReference(0.9, Metric::kBounceRatio, Action::kDefer), 0.9);
   const auto candidates = CandidateLimits(d, false, {1000});
   EXPECT_NE(std::find(candidates.begin(), candidates.end(), 1000), candidates.end());
   EXPECT_TRUE(std::is_sorted(candidates.begin(), candidates.end()));
