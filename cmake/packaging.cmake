@@ -7,8 +7,9 @@
 #
 # Included from the top-level CMakeLists.txt after all targets are defined.
 # Layout (docs/operations.md): plugin /usr/lib/exim4/senderwatch.so (src/exim),
-# CLI /usr/bin/senderwatch and man page (src/cli), documentation and
-# exim-snippets under /usr/share/doc/senderwatch (top level), the daily gc
+# CLI /usr/bin/senderwatch and man page (src/cli), documentation under
+# /usr/share/doc/senderwatch and the exim-snippets under
+# /usr/share/senderwatch/exim-snippets (top level), the daily gc
 # timer here. The maintainer scripts in packaging/debian create the store
 # directory for the Exim user and enable the timer.
 include_guard(GLOBAL)

@@ -9,7 +9,7 @@
 # status is written to Exim's main log. Install it and name it in
 # /etc/exim4/senderwatch.toml:
 #
-#   install -m 0755 /usr/share/doc/senderwatch/exim-snippets/notify-postmaster.sh \
+#   install -m 0755 /usr/share/senderwatch/exim-snippets/notify-postmaster.sh \
 #           /etc/exim4/senderwatch/notify-postmaster.sh
 #   # senderwatch.toml (top level, before any [section]):
 #   notify = "/etc/exim4/senderwatch/notify-postmaster.sh"
