@@ -457,6 +457,12 @@ class LockVariants(LabTestCase):
         # The verdict is spooled with the message for the reviewer.
         headers = lab.exim(["-Mvh", msgid]).stdout
         self.assertIn("verdict=lock", headers)
+        # The reviewer finds it with `senderwatch queue` (exipick on the real
+        # spool: Exim 4.97+ writes 23-character ids, 4.96 16) and removes it.
+        listed = lab.cli(["queue", "judy", "--exim-config", lab.conf]).stdout
+        self.assertRegex(listed, r"(?m)^%s .*frozen" % re.escape(msgid), listed)
+        lab.cli(["queue", "judy", msgid, "--remove", "--yes", "--exim-config", lab.conf])
+        self.assertEqual(lab.queue_count(), 0, lab.exim(["-bp"]).stdout)
 
 
 if __name__ == "__main__":
