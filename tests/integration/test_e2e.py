@@ -1,4 +1,4 @@
-"""End-to-end tests: senderwatch inside a real Exim 4.96, through the shipped
+"""End-to-end tests: senderwatch inside a real Exim (4.96 or 4.98), through the shipped
 example configuration and snippets (see eximlab.py).
 
 Each class is one scenario of the problem senderwatch solves; CTest runs each
