@@ -1,4 +1,4 @@
-"""End-to-end tests: senderwatch inside a real Exim 4.96, through the shipped
+"""End-to-end tests: senderwatch inside a real Exim (4.96 or 4.98), through the shipped
 example configuration and snippets (see eximlab.py).
 
 Each class is one scenario of the problem senderwatch solves; CTest runs each
@@ -472,6 +472,12 @@ class LockVariants(LabTestCase):
         # The verdict is spooled with the message for the reviewer.
         headers = lab.exim(["-Mvh", msgid]).stdout
         self.assertIn("verdict=lock", headers)
+        # The reviewer finds it with `senderwatch queue` (exipick on the real
+        # spool: Exim 4.97+ writes 23-character ids, 4.96 16) and removes it.
+        listed = lab.cli(["queue", "judy", "--exim-config", lab.conf]).stdout
+        self.assertRegex(listed, r"(?m)^%s .*frozen" % re.escape(msgid), listed)
+        lab.cli(["queue", "judy", msgid, "--remove", "--yes", "--exim-config", lab.conf])
+        self.assertEqual(lab.queue_count(), 0, lab.exim(["-bp"]).stdout)
 
     def test_removing_frozen_spam_counts_no_bounces(self):
         """The documented release: remove the frozen spam, then unlock.
