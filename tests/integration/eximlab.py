@@ -250,17 +250,19 @@ def policy_toml(store_path, rules, on_error=None, lock_duration=None, durability
         lines += ["", "[lock]", f'duration = "{lock_duration}"']
     for r in rules:
         lines += ["", "[[rule]]"]
-        for key in ("name", "metric", "window", "above", "min", "action"):
+        for key in ("name", "metric", "window", "above", "min", "action", "applies_to"):
             if key in r:
                 v = r[key]
                 lines.append(f'{key} = "{v}"' if isinstance(v, str) else f"{key} = {v}")
     return "\n".join(lines) + "\n"
 
 
-def rule(name, metric, above, action, window="1h", min=None):
+def rule(name, metric, above, action, window="1h", min=None, applies_to=None):
     r = {"name": name, "metric": metric, "window": window, "above": above, "action": action}
     if min is not None:
         r["min"] = min
+    if applies_to is not None:
+        r["applies_to"] = applies_to
     return r
 
 

@@ -297,6 +297,9 @@ class ShippedConfig(unittest.TestCase):
                 elif depth == 0 and text.startswith("SENDERWATCH_ARGCFG", i):
                     args += 1
                     i += len("SENDERWATCH_ARGCFG") - 1
+                elif depth == 0 and text.startswith("SENDERWATCH_ORIGIN_ARG", i):
+                    args += 1
+                    i += len("SENDERWATCH_ORIGIN_ARG") - 1
                 elif depth == 0 and not c.isspace():
                     break
                 i += 1

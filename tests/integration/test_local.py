@@ -35,9 +35,13 @@ def message(recipients, subject):
 
 class LocalSubmissions(LabTestCase):
     # 4 bounces lock; the recipient limit is far above anything sent here, so
-    # a lock can only come from the bounces of the script's own mail.
+    # a lock can only come from the bounces of the script's own mail. The
+    # SMTP-only rules would lock or refuse at the first bounce or recipient:
+    # they must not apply to local submissions (applies_to, origin=).
     RULES = [rule("rcpt-rate", "recipients", 1000, "defer"),
-             rule("bounce-flood", "bounces", 4, "lock")]
+             rule("smtp-rcpts", "recipients", 0, "defer", applies_to="smtp"),
+             rule("smtp-bounces", "bounces", 0, "lock", applies_to="smtp"),
+             rule("bounce-flood", "bounces", 4, "lock", applies_to="local")]
 
     def start_local_lab(self, on_lock):
         lab = self.start_lab(rules=self.RULES, users=("alice",),
