@@ -39,19 +39,17 @@ TEST_F(EngineTest, HonestSenderStaysOk) {
 // Local submissions (check_sender with an empty CLIENT_IP, record_bounce
 // with origin=local) are judged by the rules for their kind only.
 TEST_F(EngineTest, RulesApplyToTheirOriginOnly) {
-  Rule smtp_rcpts;
-  smtp_rcpts.name = "smtp-rcpts";
-  smtp_rcpts.metric = Metric::kRecipients;
-  smtp_rcpts.above = 2;
-  smtp_rcpts.action = Action::kDefer;
-  smtp_rcpts.applies_to = Origin::kSmtp;
-  Rule local_bounces;
-  local_bounces.name = "local-bounces";
-  local_bounces.metric = Metric::kBounces;
-  local_bounces.above = 1;
-  local_bounces.action = Action::kLock;
-  local_bounces.applies_to = Origin::kLocal;
-  policy_.rules = {smtp_rcpts, local_bounces};
+  const auto make = [](std::string name, Metric metric, double above, Action action, Origin kind) {
+    Rule r;
+    r.name = std::move(name);
+    r.metric = metric;
+    r.above = above;
+    r.action = action;
+    r.applies_to = kind;
+    return r;
+  };
+  policy_.rules = {make("smtp-rcpts", Metric::kRecipients, 2, Action::kDefer, Origin::kSmtp),
+                   make("local-bounces", Metric::kBounces, 1, Action::kLock, Origin::kLocal)};
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Check("www-data", "").action, Action::kOk) << i;
   EXPECT_EQ(Check("alice").action, Action::kOk);
   EXPECT_EQ(Check("alice").action, Action::kOk);
