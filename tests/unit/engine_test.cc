@@ -39,17 +39,10 @@ TEST_F(EngineTest, HonestSenderStaysOk) {
 // Local submissions (check_sender with an empty CLIENT_IP, record_bounce
 // with origin=local) are judged by the rules for their kind only.
 TEST_F(EngineTest, RulesApplyToTheirOriginOnly) {
-  const auto make = [](std::string name, Metric metric, double above, Action action, Origin kind) {
-    Rule r;
-    r.name = std::move(name);
-    r.metric = metric;
-    r.above = above;
-    r.action = action;
-    r.applies_to = kind;
-    return r;
-  };
-  policy_.rules = {make("smtp-rcpts", Metric::kRecipients, 2, Action::kDefer, Origin::kSmtp),
-                   make("local-bounces", Metric::kBounces, 1, Action::kLock, Origin::kLocal)};
+  // name, metric, window, above, min, action, learned, floor, applies_to
+  policy_.rules = {
+      Rule{"smtp-rcpts", Metric::kRecipients, 3600, 2, 0, Action::kDefer, false, {}, Origin::kSmtp},
+      Rule{"local-bounces", Metric::kBounces, 3600, 1, 0, Action::kLock, false, {}, Origin::kLocal}};
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Check("www-data", "").action, Action::kOk) << i;
   EXPECT_EQ(Check("alice").action, Action::kOk);
   EXPECT_EQ(Check("alice").action, Action::kOk);
