@@ -127,6 +127,15 @@ class LocalSubmissions(LabTestCase):
         lab.wait_completed(self.submitted(lab, SCRIPT_USER, "newsletter"))
         self.assertLog(lab, r"=> ok-after@remote\.test")
         self.assertFalse(lab.counters(SCRIPT_USER)["locked"], lab.diag())
+
+        # Replayed, the main log gives the same lock: the local submissions
+        # are the login's (U=www-data P=local), judged by the local rules;
+        # cron, root and Exim's bounces lock nobody.
+        out = lab.cli(["replay", "--json", "--no-progress", lab.mainlog]).stdout
+        events = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(events[-1]["lines_not_understood"], 0, out)
+        locks = {(e["account"], e["rule"]) for e in events[:-1] if e.get("verdict") == "lock"}
+        self.assertEqual(locks, {(SCRIPT_USER, "bounce-flood")}, out + "\n" + lab.diag())
         self.assertNoPanic(lab)
 
     def test_locked_script_mail_is_frozen_for_review(self):
