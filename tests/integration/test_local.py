@@ -33,6 +33,13 @@ def message(recipients, subject):
             "X-Mailer: PHP/8.2\n\nBuy now!\n")
 
 
+def submitted(lab, login, subject):
+    """Waits for the local submission with this subject by login; its id."""
+    m = lab.wait_log(r"^\S+ \S+ (\S+) <= \S+ U=%s P=local .*T=\"%s\""
+                     % (re.escape(login), re.escape(subject)))
+    return m.group(1)
+
+
 class LocalSubmissions(LabTestCase):
     # 4 bounces lock; the recipient limit is far above anything sent here, so
     # a lock can only come from the bounces of the script's own mail. The
@@ -50,19 +57,13 @@ class LocalSubmissions(LabTestCase):
         self.addCleanup(lab.install_as_default())
         return lab
 
-    def submitted(self, lab, login, subject):
-        """Waits for the submission with this subject by login; its id."""
-        m = lab.wait_log(r"^\S+ \S+ (\S+) <= \S+ U=%s P=local .*T=\"%s\""
-                         % (re.escape(login), re.escape(subject)))
-        return m.group(1)
-
     def spam_run(self, lab):
         """The hijacked script: 12 recipients, 6 of them dead addresses that
         the remote side rejects with 550 at delivery. Returns its id."""
         rcpts = [remote(f"bad{i}") for i in range(1, 7)] + [remote(f"ok{i}") for i in range(1, 7)]
         r = lab.sendmail(SCRIPT_USER, message(rcpts, "spam run"))
         self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")
-        msgid = self.submitted(lab, SCRIPT_USER, "spam run")
+        msgid = submitted(lab, SCRIPT_USER, "spam run")
         lab.wait_bounce_of(msgid)
         return msgid
 
@@ -93,7 +94,7 @@ class LocalSubmissions(LabTestCase):
         for i in range(2):
             r = lab.sendmail(CRON_USER, message([remote(f"admin{i}")], f"cron report {i}"))
             self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")
-            lab.wait_completed(self.submitted(lab, CRON_USER, f"cron report {i}"))
+            lab.wait_completed(submitted(lab, CRON_USER, f"cron report {i}"))
         cron = lab.counters(CRON_USER)
         self.assertEqual((cron.get("recipients"), cron.get("bounces"), cron["locked"]),
                          (2, 0, False), f"{cron}\n{lab.diag()}")
@@ -101,7 +102,7 @@ class LocalSubmissions(LabTestCase):
 
         # root's mail is never judged (SENDERWATCH_LOCAL_EXEMPT_UIDS).
         lab.exim(["-odi", remote("root-report")], input="Subject: root report\n\nok\n")
-        lab.wait_completed(self.submitted(lab, "root", "root report"))
+        lab.wait_completed(submitted(lab, "root", "root report"))
         self.assertNoRecord(lab, "root")
 
         # The locked script's next mail is refused: sendmail fails (the
@@ -124,7 +125,7 @@ class LocalSubmissions(LabTestCase):
         lab.cli(["unlock", SCRIPT_USER, "--reason", "site cleaned"])
         r = lab.sendmail(SCRIPT_USER, message([remote("ok-after")], "newsletter"))
         self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")
-        lab.wait_completed(self.submitted(lab, SCRIPT_USER, "newsletter"))
+        lab.wait_completed(submitted(lab, SCRIPT_USER, "newsletter"))
         self.assertLog(lab, r"=> ok-after@remote\.test")
         self.assertFalse(lab.counters(SCRIPT_USER)["locked"], lab.diag())
 
@@ -145,7 +146,7 @@ class LocalSubmissions(LabTestCase):
 
         r = lab.sendmail(SCRIPT_USER, message([remote("ok-later")], "more spam"))
         self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")  # sees nothing
-        msgid = self.submitted(lab, SCRIPT_USER, "more spam")
+        msgid = submitted(lab, SCRIPT_USER, "more spam")
         lab.wait_log(r"%s .*frozen" % re.escape(msgid))
         self.assertLog(lab, r"senderwatch: local user www-data locked by rule bounce-flood, "
                             r"message frozen: verdict=lock")
@@ -155,3 +156,55 @@ class LocalSubmissions(LabTestCase):
         self.assertIn(msgid, q, q)
         self.assertIn("verdict=lock", lab.exim(["-Mvh", msgid]).stdout)
         self.assertNoPanic(lab)
+
+
+class LocalRateLimit(LabTestCase):
+    """A local user over a rate limit ("defer" verdict): no temporary refusal
+    exists for sendmail, so the default freezes the message; "reject"
+    refuses it. One message is judged by the strongest verdict of its
+    recipients, not by the last one."""
+    RULES = [rule("script-rcpts", "recipients", 2, "defer", applies_to="local")]
+
+    def run_case(self, on_defer):
+        lab = self.start_lab(rules=self.RULES, users=("alice",),
+                             macros={"SENDERWATCH_LOCAL_SUBMISSIONS": "yes",
+                                     "SENDERWATCH_LOCAL_ON_DEFER": on_defer})
+        self.addCleanup(lab.install_as_default())
+        r = lab.sendmail(SCRIPT_USER, message([remote("ok1"), remote("ok2")], "two"))
+        self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")
+        lab.wait_completed(submitted(lab, SCRIPT_USER, "two"))
+        r = lab.sendmail(SCRIPT_USER, message([remote(f"ok{i}") for i in range(3, 5)], "four"))
+        return lab, r
+
+    def test_over_the_limit_is_frozen_by_default(self):
+        lab, r = self.run_case("freeze")
+        self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")
+        msgid = submitted(lab, SCRIPT_USER, "four")
+        lab.wait_log(r"%s .*frozen" % re.escape(msgid))
+        self.assertLog(lab, r"senderwatch: local user www-data deferred by rule script-rcpts, "
+                            r"message frozen: verdict=defer")
+        self.assertEqual(lab.counters(SCRIPT_USER).get("recipients"), 4, lab.diag())
+        self.assertFalse(lab.counters(SCRIPT_USER)["locked"], lab.diag())
+
+    def test_reject(self):
+        lab, r = self.run_case("reject")
+        self.assertNotEqual(r.returncode, 0, f"not refused\n{lab.diag()}")
+        self.assertLog(lab, r"rejected by non-SMTP ACL: senderwatch: local user www-data "
+                            r"deferred by rule script-rcpts, message refused")
+
+    def test_strongest_verdict_of_the_message_decides(self):
+        # 2 of 2 recipients bounced; the next message's first recipients see
+        # a ratio above 0.3 (2/3 ... 2/6: defer), its last ones below it
+        # (2/7 ... 2/10: ok). The message is frozen all the same.
+        lab = self.start_lab(rules=[rule("script-ratio", "bounce_ratio", 0.3, "defer", min=2)],
+                             users=("alice",), macros={"SENDERWATCH_LOCAL_SUBMISSIONS": "yes"})
+        self.addCleanup(lab.install_as_default())
+        r = lab.sendmail(SCRIPT_USER, message([remote("bad1"), remote("bad2")], "dead"))
+        self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")
+        lab.wait_bounce_of(submitted(lab, SCRIPT_USER, "dead"))
+        r = lab.sendmail(SCRIPT_USER, message([remote(f"ok{i}") for i in range(8)], "eight"))
+        self.assertEqual(r.returncode, 0, f"{r.stdout}{r.stderr}\n{lab.diag()}")
+        msgid = submitted(lab, SCRIPT_USER, "eight")
+        lab.wait_log(r"%s .*frozen" % re.escape(msgid))
+        self.assertLog(lab, r"local user www-data deferred by rule script-ratio, message frozen")
+        self.assertIn("verdict=ok", lab.peek(SCRIPT_USER))  # the last recipient's verdict
