@@ -118,8 +118,12 @@ class LocalSubmissions(LabTestCase):
         show = lab.cli(["show", SCRIPT_USER]).stdout
         self.assertIn("bounce-flood", show, show)
         self.assertRegex(show, r"(?i)locked", show)
+        self.assertIn("bounce-flood [local]", show, show)
         detail = json.loads(lab.cli(["show", SCRIPT_USER, "--json"]).stdout)
         self.assertTrue(detail["record"]["locked"], detail)
+        self.assertEqual(detail["record"]["lock"]["rule"], "bounce-flood", detail)
+        kinds = {r["rule"]: r["applies_to"] for r in detail["rules"]}
+        self.assertEqual(kinds["bounce-flood"], "local", kinds)
 
         # Released, the script's user sends again.
         lab.cli(["unlock", SCRIPT_USER, "--reason", "site cleaned"])
