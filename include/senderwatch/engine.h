@@ -44,7 +44,9 @@ class Engine {
   // One RCPT of an authenticated client: counts a recipient and the client
   // network (and, from `context`, a new recipient or a foreign sender), then
   // evaluates. A newly fired lock rule stores the lock. An empty client_ip
-  // counts no network.
+  // counts no network and marks a local submission: unless overrides.origin
+  // says otherwise, the call is judged as Origin::kLocal (rules with
+  // applies_to = "smtp" are off), else as Origin::kSmtp.
   Result<Verdict> CheckSender(std::string_view account, std::string_view client_ip,
                               const LimitOverrides& overrides = {},
                               const CheckContext& context = {});
@@ -56,12 +58,13 @@ class Engine {
   // A hard failure caused by `account`, classified by `reason` (Exim's
   // $event_data; see failure.h): a dead address counts as a bounce, a spam
   // or policy rejection as spam_rejects, anything else not at all. Returns
-  // the bounces of the last hour. May lock the account.
+  // the bounces of the last hour. May lock the account, judged by the rules
+  // for `origin`, the kind of the failed message's submission (kAny: all).
   Result<uint64_t> RecordBounce(std::string_view account, std::string_view recipient,
-                                std::string_view reason);
+                                std::string_view reason, Origin origin = Origin::kAny);
   // A temporary failure; returns the defers of the last hour.
   Result<uint64_t> RecordDefer(std::string_view account, std::string_view recipient,
-                               std::string_view reason);
+                               std::string_view reason, Origin origin = Origin::kAny);
   // A failed SMTP AUTH for `user`; returns the failures of the last hour.
   // A user without a record gets a provisional one (Store::ModifyProvisional).
   Result<uint64_t> RecordAuthfail(std::string_view user, std::string_view client_ip);
@@ -81,7 +84,8 @@ class Engine {
   // Counts `counter` (nullopt: nothing) for `account`; returns `result` of
   // the last hour. `provisional`: see CountEvent.
   Result<uint64_t> RecordFailure(std::optional<Counter> counter, Counter result,
-                                 std::string_view account, bool provisional = false);
+                                 std::string_view account, Origin origin,
+                                 bool provisional = false);
   // One counted event in one store transaction: ends an expired lock,
   // lets `count` change the record, evaluates, stores a newly fired lock
   // (durably) and announces it. `verdict` receives the evaluation. With

@@ -23,6 +23,15 @@ enum class Action { kOk = 0, kWarn = 1, kDefer = 2, kLock = 3 };
 std::string_view ActionName(Action action);  // "ok", "warn", "defer", "lock"
 std::optional<Action> ParseAction(std::string_view name);
 
+// Where a submission comes from: an authenticated SMTP client, or a local
+// process calling sendmail (acl_not_smtp: a web script, a cron job). Rules
+// may apply to one kind only (Rule::applies_to); the kind of each call is
+// known to the caller (check_sender: an empty CLIENT_IP is local; the
+// record_* functions: their origin= option), never stored in the record.
+enum class Origin { kAny = 0, kSmtp = 1, kLocal = 2 };
+std::string_view OriginName(Origin origin);  // "any", "smtp", "local"
+std::optional<Origin> ParseOrigin(std::string_view name);
+
 // Windows are exact at slot granularity: windows up to one hour are kept in
 // one-minute slots, longer windows (whole hours, up to 24h) in one-hour slots.
 inline constexpr int64_t kMaxMinuteWindow = 3600;
@@ -42,6 +51,10 @@ struct Rule {
   // the fallback used while the account has too little history.
   bool learned = false;
   std::optional<double> floor;       // learned rules: overrides [learn] floor
+  // The submissions the rule judges (applies_to = "any" | "smtp" | "local"):
+  // in a call of the other kind the rule is off, as if overridden with
+  // "off". Default any. A lock it sets holds for every kind.
+  Origin applies_to = Origin::kAny;
 };
 
 enum class Durability {
@@ -157,7 +170,10 @@ bool OwnsSender(const SenderSettings& settings, std::string_view account, std::s
 // "bounce-flood=200 rcpt-rate=off". Keys are rule names; "off" disables.
 struct LimitOverrides {
   std::map<std::string, std::optional<double>, std::less<>> limits;  // nullopt: off
-  bool empty() const { return limits.empty(); }
+  // The kind of the call being judged: rules whose applies_to names the
+  // other kind are off. kAny (unknown): every rule applies.
+  Origin origin = Origin::kAny;
+  bool empty() const { return limits.empty() && origin == Origin::kAny; }
 };
 // Accepts pairs separated by spaces, commas or semicolons. Unknown rule names
 // are kept (and ignored by evaluation) so one lookup file serves many policies.

@@ -138,7 +138,11 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
     const Style style = view.fired             ? Style::kRed
                         : view.pressure >= 0.8 ? Style::kYellow
                                                : Style::kPlain;
-    rule_table.AddRow({{SanitizeForTerminal(view.rule->name)},
+    std::string rule_name = SanitizeForTerminal(view.rule->name);
+    if (view.rule->applies_to != Origin::kAny) {
+      rule_name += " [" + std::string(OriginName(view.rule->applies_to)) + "]";
+    }
+    rule_table.AddRow({{rule_name},
                        {std::string(MetricName(metric))},
                        {RuleWindowText(view)},
                        {value, style},
@@ -153,6 +157,10 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
     if (std::any_of(rules.begin(), rules.end(),
                     [](const RuleView& v) { return v.since_release; })) {
       out += "  * counted since the last release only\n";
+    }
+    if (std::any_of(rules.begin(), rules.end(),
+                    [](const RuleView& v) { return v.rule->applies_to != Origin::kAny; })) {
+      out += "  [smtp], [local]: the rule judges only that kind of submission\n";
     }
     if (std::any_of(rules.begin(), rules.end(),
                     [](const RuleView& v) { return v.rule->learned && !v.learned; })) {

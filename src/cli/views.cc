@@ -223,6 +223,7 @@ void WriteRulesJson(JsonWriter& json, const std::vector<RuleView>& rules) {
     json.Field("metric", MetricName(view.rule->metric));
     json.Field("window_seconds", view.rule->window_seconds);
     json.Field("action", ActionName(view.rule->action));
+    json.Field("applies_to", OriginName(view.rule->applies_to));
     json.Field("value", view.value);
     json.Field("limit", view.limit);
     json.Field("next_limit", view.next_limit);

@@ -53,8 +53,16 @@ Engine::Engine(const Policy& policy, Store& store, const Clock& clock, Logger& l
     : policy_(policy), store_(store), clock_(clock), logger_(logger) {}
 
 Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view client_ip,
-                                    const LimitOverrides& overrides,
+                                    const LimitOverrides& call_overrides,
                                     const CheckContext& context) {
+  LimitOverrides overrides_with_origin;
+  const LimitOverrides* selected = &call_overrides;
+  if (call_overrides.origin == Origin::kAny) {
+    overrides_with_origin = call_overrides;
+    overrides_with_origin.origin = client_ip.empty() ? Origin::kLocal : Origin::kSmtp;
+    selected = &overrides_with_origin;
+  }
+  const LimitOverrides& overrides = *selected;
   std::string name_storage;
   auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
@@ -151,19 +159,19 @@ Result<Verdict> Engine::PeekSender(std::string_view account, const LimitOverride
 }
 
 Result<uint64_t> Engine::RecordBounce(std::string_view account, std::string_view,
-                                      std::string_view reason) {
+                                      std::string_view reason, Origin origin) {
   std::optional<Counter> counter;
   switch (ClassifyFailure(reason)) {
     case FailureKind::kDeadAddress: counter = Counter::kBounces; break;
     case FailureKind::kSpamReject: counter = Counter::kSpamRejects; break;
     case FailureKind::kNeutral: break;
   }
-  return RecordFailure(counter, Counter::kBounces, account);
+  return RecordFailure(counter, Counter::kBounces, account, origin);
 }
 
 Result<uint64_t> Engine::RecordDefer(std::string_view account, std::string_view,
-                                     std::string_view) {
-  return RecordFailure(Counter::kDefers, Counter::kDefers, account);
+                                     std::string_view, Origin origin) {
+  return RecordFailure(Counter::kDefers, Counter::kDefers, account, origin);
 }
 
 Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view client_ip) {
@@ -174,17 +182,21 @@ Result<uint64_t> Engine::RecordAuthfail(std::string_view user, std::string_view 
   }
   // Anyone can invent user names: their failed logins stay provisional
   // (bounded) until the name sends.
-  return RecordFailure(Counter::kAuthfails, Counter::kAuthfails, user, /*provisional=*/true);
+  return RecordFailure(Counter::kAuthfails, Counter::kAuthfails, user, Origin::kSmtp,
+                       /*provisional=*/true);
 }
 
 Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter result,
-                                       std::string_view account, bool provisional) {
+                                       std::string_view account, Origin origin,
+                                       bool provisional) {
   std::string name_storage;
   auto name = NormalizeAccountInto(account, name_storage);
   if (!name) return std::unexpected(name.error());
   Verdict verdict;
   uint64_t in_last_hour = 0;
-  auto counted = CountEvent(*name, LimitOverrides{}, verdict, [&](AccountRecord& r, UnixSeconds now) {
+  LimitOverrides overrides;
+  overrides.origin = origin;
+  auto counted = CountEvent(*name, overrides, verdict, [&](AccountRecord& r, UnixSeconds now) {
     if (counter) r.Count(*counter, now);
     in_last_hour = CounterInWindow(r, result, 3600, now);
   }, provisional);

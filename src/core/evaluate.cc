@@ -137,9 +137,13 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
       reading.limit *= escalation;
       reading.next_limit = reading.limit * (record.IsLocked(now) ? next_step : 1.0);
     }
-    if (!overrides.empty()) {
+    if (overrides.origin != Origin::kAny && rule.applies_to != Origin::kAny &&
+        rule.applies_to != overrides.origin) {
+      reading.enabled = false;  // a rule for the other kind of submission
+    }
+    if (!overrides.limits.empty()) {
       if (auto it = overrides.limits.find(rule.name); it != overrides.limits.end()) {
-        reading.enabled = it->second.has_value();
+        reading.enabled = reading.enabled && it->second.has_value();
         if (it->second) reading.limit = reading.next_limit = *it->second;
       }
     }

@@ -35,4 +35,20 @@ std::optional<Action> ParseAction(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view OriginName(Origin origin) {
+  switch (origin) {
+    case Origin::kSmtp: return "smtp";
+    case Origin::kLocal: return "local";
+    case Origin::kAny: break;
+  }
+  return "any";
+}
+
+std::optional<Origin> ParseOrigin(std::string_view name) {
+  for (Origin o : {Origin::kAny, Origin::kSmtp, Origin::kLocal}) {
+    if (OriginName(o) == name) return o;
+  }
+  return std::nullopt;
+}
+
 }  // namespace senderwatch

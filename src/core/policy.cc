@@ -322,7 +322,7 @@ class PolicyParser {
         if (!text) return std::unexpected(text.error());
         if (!ValidRuleName(*text)) {
           return Fail(value, "rule name must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.' "
-                             "(and not config, mode, rcpt or sender)");
+                             "(and not config, mode, rcpt, sender or origin)");
         }
         rule.name = *text;
         has_name = true;
@@ -380,9 +380,16 @@ class PolicyParser {
         }
         rule.action = *action;
         has_action = true;
+      } else if (k == "applies_to") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        auto origin = ParseOrigin(*text);
+        if (!origin) return Fail(value, "applies_to must be \"any\", \"smtp\" or \"local\"");
+        rule.applies_to = *origin;
       } else {
         return Fail(value, "unknown key '" + std::string(k) +
-                               "' in [[rule]] (expected name, metric, window, above, min, action, fallback, floor)");
+                               "' in [[rule]] (expected name, metric, window, above, min, action, "
+                               "applies_to, fallback, floor)");
       }
     }
     const char* missing = !has_name ? "name" : !has_metric ? "metric" : !has_above ? "above"
@@ -415,7 +422,10 @@ class PolicyParser {
   static bool ValidRuleName(std::string_view name) {
     if (name.empty() || name.size() > 64) return false;
     // Reserved: these are option names of the ${dlfunc} calls.
-    if (name == "config" || name == "mode" || name == "rcpt" || name == "sender") return false;
+    if (name == "config" || name == "mode" || name == "rcpt" || name == "sender" ||
+        name == "origin") {
+      return false;
+    }
     for (char c : name) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '-' || c == '_' || c == '.';

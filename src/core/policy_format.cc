@@ -98,6 +98,7 @@ std::string FormatPolicy(const Policy& p) {
     }
     if (r.min != 0) out += "min = " + std::to_string(r.min) + "\n";
     out += "action = " + Quote(ActionName(r.action)) + "\n";
+    if (r.applies_to != Origin::kAny) out += "applies_to = " + Quote(OriginName(r.applies_to)) + "\n";
   }
   return out;
 }

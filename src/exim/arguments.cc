@@ -18,27 +18,29 @@ constexpr std::string_view kModeKey = "mode=";
 constexpr std::string_view kModeEvent = "mode=event";
 constexpr std::string_view kRcptKey = "rcpt=";
 constexpr std::string_view kSenderKey = "sender=";
+constexpr std::string_view kOriginKey = "origin=";
 
 }  // namespace
 
 CallSpec SpecOf(Function f) {
   switch (f) {
     case Function::kCheckSender:
-      return {"check_sender", 2, true, true, {}, "ACCOUNT, CLIENT_IP [, OVERRIDES]"};
-    case Function::kPeekSender: return {"peek_sender", 1, true, false, {}, "ACCOUNT [, OVERRIDES]"};
+      return {"check_sender", 2, true, true, true, {}, "ACCOUNT, CLIENT_IP [, OVERRIDES]"};
+    case Function::kPeekSender:
+      return {"peek_sender", 1, true, false, true, {}, "ACCOUNT [, OVERRIDES]"};
     case Function::kRecordBounce:
-      return {"record_bounce", 3, false, false, "bounces", "ACCOUNT, FAILED_RCPT, REASON"};
+      return {"record_bounce", 3, false, false, true, "bounces", "ACCOUNT, FAILED_RCPT, REASON"};
     case Function::kRecordDefer:
-      return {"record_defer", 3, false, false, "defers", "ACCOUNT, RCPT, REASON"};
+      return {"record_defer", 3, false, false, true, "defers", "ACCOUNT, RCPT, REASON"};
     case Function::kRecordAuthfail:
-      return {"record_authfail", 2, false, false, "authfails", "USERNAME, CLIENT_IP"};
+      return {"record_authfail", 2, false, false, false, "authfails", "USERNAME, CLIENT_IP"};
   }
-  return {"unknown", 0, false, false, {}, ""};
+  return {"unknown", 0, false, false, false, {}, ""};
 }
 
 bool IsOption(std::string_view arg) {
   return arg.starts_with(kConfigKey) || arg.starts_with(kModeKey) || arg.starts_with(kRcptKey) ||
-         arg.starts_with(kSenderKey);
+         arg.starts_with(kSenderKey) || arg.starts_with(kOriginKey);
 }
 
 Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* const* argv) {
@@ -49,7 +51,8 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
     return MakeError(ErrorKind::kInvalidArgument,
                      std::string(spec.name) + " takes " + std::string(spec.usage) +
                          ", then options (config=, mode=" +
-                         (spec.context_options ? ", rcpt=, sender=" : "") + "); got " +
+                         (spec.context_options ? ", rcpt=, sender=" : "") +
+                         (spec.origin_option ? ", origin=" : "") + "); got " +
                          std::to_string(argc) + " arguments");
   }
   ParsedCall call;
@@ -86,12 +89,22 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
     } else if (spec.context_options && arg.starts_with(kSenderKey)) {
       if (too_long) AddInputError(call, too_long_message);
       else call.sender = arg.substr(kSenderKey.size());
+    } else if (spec.origin_option && arg.starts_with(kOriginKey)) {
+      // The value is written by the snippets (from $received_protocol): an
+      // unknown one is a configuration mistake.
+      auto origin = ParseOrigin(arg.substr(kOriginKey.size()));
+      if (!origin) {
+        return MakeError(ErrorKind::kInvalidArgument,
+                         std::string(spec.name) + ": origin= must be smtp, local or any");
+      }
+      call.origin = *origin;
     } else {
       return MakeError(ErrorKind::kInvalidArgument,
                        std::string(spec.name) + ": argument " + std::to_string(i + 1) +
                            " is not an option (" + std::string(spec.name) + " takes " +
                            std::string(spec.usage) + ", then config=, mode=event" +
-                           (spec.context_options ? ", rcpt=, sender=" : "") + ")");
+                           (spec.context_options ? ", rcpt=, sender=" : "") +
+                         (spec.origin_option ? ", origin=" : "") + ")");
     }
   }
   return call;

@@ -15,6 +15,7 @@
 
 #include "exim/dispatch.h"
 #include "senderwatch/error.h"
+#include "senderwatch/policy.h"
 
 namespace senderwatch::exim {
 
@@ -24,6 +25,7 @@ struct CallSpec {
   int positional;             // data arguments, all required (they may be empty)
   bool overrides;             // an optional OVERRIDES argument follows
   bool context_options;       // rcpt= and sender= are accepted
+  bool origin_option;         // origin=smtp|local|any is accepted
   std::string_view counter;   // result key of record_* functions
   std::string_view usage;     // for the argument-count error
 };
@@ -37,6 +39,9 @@ struct ParsedCall {
   bool event_mode = false;
   std::string_view recipient;  // check_sender rcpt=ADDR
   std::string_view sender;     // check_sender sender=ADDR
+  // origin=smtp|local|any: the kind of submission judged (policy.h Origin).
+  // check_sender: kAny means "from CLIENT_IP" (empty: local).
+  Origin origin = Origin::kAny;
   // Bad data in a data argument (an over-long one, which becomes empty):
   // reported with the result, but the call still runs, so bad input cannot
   // hide a lock.
@@ -44,7 +49,7 @@ struct ParsedCall {
 };
 
 // True when `arg` starts with an option key (config=, mode=, rcpt=,
-// sender=). Only consulted after the data arguments.
+// sender=, origin=). Only consulted after the data arguments.
 bool IsOption(std::string_view arg);
 
 // Splits Exim's argument vector (`argc` NUL-terminated strings). The views

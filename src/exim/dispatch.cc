@@ -198,6 +198,7 @@ std::string Run(Function function, const CallSpec& spec, const ParsedCall& call,
         overrides = std::move(*parsed);
       }
     }
+    overrides.origin = call.origin;  // check_sender: kAny -> from CLIENT_IP
     auto verdict = function == Function::kCheckSender
                        ? engine.CheckSender(args[0], args[1], overrides,
                                             CheckContext{call.recipient, call.sender})
@@ -212,8 +213,10 @@ std::string Run(Function function, const CallSpec& spec, const ParsedCall& call,
     verdict->error = input_error;
     return FormatVerdict(*verdict);
   }
-  Result<uint64_t> count = function == Function::kRecordBounce ? engine.RecordBounce(args[0], args[1], args[2])
-                           : function == Function::kRecordDefer ? engine.RecordDefer(args[0], args[1], args[2])
+  Result<uint64_t> count = function == Function::kRecordBounce
+                               ? engine.RecordBounce(args[0], args[1], args[2], call.origin)
+                           : function == Function::kRecordDefer
+                               ? engine.RecordDefer(args[0], args[1], args[2], call.origin)
                                                                 : engine.RecordAuthfail(args[0], args[1]);
   if (!count) {
     error = count.error().message;

@@ -136,22 +136,42 @@ void Joiner::Feed(const LogLine& line) {
   }
 }
 
+std::string_view Joiner::ArrivalId(const LogLine& line, bool* local) const {
+  *local = false;
+  if (!line.auth_id.empty()) return line.auth_id;
+  // Exim's own messages come from "<>" and the Exim user; a trusted caller
+  // (root) is exempt like in the stanza.
+  if (!options_.local_submissions || line.protocol != "local" || line.ident.empty() ||
+      line.sender == "<>") {
+    return {};
+  }
+  for (const std::string& exempt : options_.local_exempt) {
+    if (line.ident == exempt) return {};
+  }
+  *local = true;
+  return line.ident;
+}
+
 void Joiner::Arrival(const LogLine& line) {
   cached_message_ = nullptr;
   ++stats_.messages;
   if (line.sender == "<>" && !line.bounce_of.empty()) ++stats_.bounce_messages;
   const MessageKey key = KeyOf(line.message_id);
   AccountRef account;
-  if (line.auth_id.empty() || !Intern(line.auth_id, account)) {
+  bool local = false;
+  const std::string_view id = ArrivalId(line, &local);
+  if (id.empty() || !Intern(id, account)) {
     // Not an account's message; drop what a cutthrough line may have opened.
     if (open_.erase(key) > 0) stats_.open_messages = open_.size();
     return;
   }
-  ++stats_.authenticated_messages;
+  account.local = local;
+  ++(local ? stats_.local_messages : stats_.authenticated_messages);
   OpenMessage& message = open_[key];
   stats_.open_messages = open_.size();
   stats_.peak_open_messages = std::max(stats_.peak_open_messages, stats_.open_messages);
   message.account = account.index;
+  message.local = local;
   message.arrived = true;
   message.last_seen = line.time;
   const size_t ip_length = std::min(line.client_ip.size(), sizeof(message.ip));
@@ -202,7 +222,8 @@ void Joiner::CountRecipient(OpenMessage& message, std::string_view top_address,
     message.pending.emplace_back(top_address);  // counted when the "<=" line comes
     return;
   }
-  Recipient(time, Ref(message.account), message.client_ip(), message.sender, top_address);
+  Recipient(time, Ref(message.account, message.local), message.client_ip(), message.sender,
+            top_address);
 }
 
 void Joiner::AddressLine(const LogLine& line) {
@@ -238,10 +259,10 @@ void Joiner::AddressLine(const LogLine& line) {
   if (!message.arrived) return;
   if (line.kind == LineKind::kFailure) {
     ++stats_.bounces;
-    sink_.OnBounce(line.time, Ref(message.account), line.address, line.reason);
+    sink_.OnBounce(line.time, Ref(message.account, message.local), line.address, line.reason);
   } else if (line.kind == LineKind::kDeferral) {
     ++stats_.defers;
-    sink_.OnDefer(line.time, Ref(message.account), line.address, line.reason);
+    sink_.OnDefer(line.time, Ref(message.account, message.local), line.address, line.reason);
   }
 }
 

@@ -17,8 +17,13 @@
 //   "==" (not "retry time not reached") a deferral
 //   "F=<S> A=auth:id rejected RCPT <r>"  a recipient (the plugin was asked)
 //   "authenticator failed ... set_id=u"  an authentication failure of u
-// Arrivals without an authenticated id ("A=" missing or without ":id",
-// bounces "<= <>", local submissions) belong to no account.
+//   "<= S U=login P=local" (no A=)       a local submission (sendmail): the
+//                                        message belongs to account login, as
+//                                        $authenticated_id in acl_not_smtp,
+//                                        with no client address
+// Other arrivals without an authenticated id ("A=" missing or without
+// ":id", bounces "<= <>", submissions by root or the Exim user, see
+// JoinOptions) belong to no account.
 #ifndef SENDERWATCH_SRC_EXIMLOG_JOINER_H_
 #define SENDERWATCH_SRC_EXIMLOG_JOINER_H_
 
@@ -35,10 +40,12 @@
 namespace senderwatch::eximlog {
 
 // An account as the joiner knows it: a dense index (0, 1, 2...) for tables
-// and its normalised name (NormalizeAccount).
+// and its normalised name (NormalizeAccount); `local` tells, per event,
+// that it belongs to a local submission (judged as Origin::kLocal).
 struct AccountRef {
   uint32_t index = 0;
   std::string_view name;
+  bool local = false;
 };
 
 // Receives the joined events in log order. Views are valid during the call.
@@ -63,11 +70,18 @@ struct JoinOptions {
   // retry rule gives up after 4 days; frozen bounces may linger longer).
   // Bounds memory when "Completed" lines are missing (a log cut mid-queue).
   int64_t max_message_idle_seconds = 10 * 86400;
+  // Local submissions ("<= S U=login P=local", no A=) are the login's, as
+  // the acl-not-smtp.conf stanza judges them live; false ignores them.
+  bool local_submissions = true;
+  // Callers never judged (SENDERWATCH_LOCAL_EXEMPT_UIDS): root and the
+  // usual names of the Exim user.
+  std::vector<std::string> local_exempt = {"root", "Debian-exim", "exim", "mailnull"};
 };
 
 struct JoinStats {
   uint64_t messages = 0;                // arrivals ("<=", "(=")
   uint64_t authenticated_messages = 0;  // arrivals with A=auth:id
+  uint64_t local_messages = 0;          // local submissions counted for their login
   uint64_t listed_messages = 0;         // of those, with a "for" list
   uint64_t bounce_messages = 0;         // arrivals from "<>" with R=
   uint64_t recipients = 0;              // recipients counted for accounts
@@ -117,6 +131,7 @@ class Joiner {
     uint32_t account = kNoAccount;  // kNoAccount: seen before its "<="
     bool arrived = false;
     bool counted_at_arrival = false;  // the "for" list was counted
+    bool local = false;               // a local submission (P=local, U=login)
     uint8_t ip_length = 0;
     char ip[46] = {};
     UnixSeconds last_seen = 0;
@@ -139,7 +154,12 @@ class Joiner {
   void Recipient(UnixSeconds time, AccountRef account, std::string_view client_ip,
                  std::string_view sender, std::string_view recipient);
   void Sweep(UnixSeconds now);
-  AccountRef Ref(uint32_t index) const { return {index, names_[index]}; }
+  AccountRef Ref(uint32_t index, bool local = false) const {
+    return {index, names_[index], local};
+  }
+  // The id whose message an arrival is: the authenticated id, or the login
+  // of a local submission (*local set); empty for nobody's.
+  std::string_view ArrivalId(const LogLine& line, bool* local) const;
 
   EventSink& sink_;
   JoinOptions options_;

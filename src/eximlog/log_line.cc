@@ -414,7 +414,9 @@ void ParseBody(std::string_view line, size_t body, LogLine& out) {
 }
 
 void ParseBodyForAccounts(std::string_view line, size_t body, LogLine& out) {
-  if (out.kind == LineKind::kArrival && line.find(" A=", body) == npos) {
+  // Local submissions ("U=login P=local") belong to their login: parse those.
+  if (out.kind == LineKind::kArrival && line.find(" A=", body) == npos &&
+      line.find(" P=local ", body) == npos) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const size_t pos = body + 3;
     const size_t sender_end = pos < line.size() ? TokenEnd(line, pos) : pos;

@@ -85,8 +85,9 @@ size_t ParseHeader(std::string_view line, TimestampParser& times, LogLine& out);
 void ParseBody(std::string_view line, size_t body, LogLine& out);
 
 // ParseBody for a reader that only follows accounts: an arrival without
-// " A=" anywhere in the line gets only its sender and "R=" (the fields of
-// most arrivals of a server are of no use to it). Other kinds as ParseBody.
+// " A=" or " P=local " anywhere in the line gets only its sender and "R="
+// (the fields of most arrivals of a server are of no use to it). Other
+// kinds as ParseBody.
 void ParseBodyForAccounts(std::string_view line, size_t body, LogLine& out);
 
 // True when `token` has the shape of an Exim message id: 6-6-2 (4.96 and

@@ -107,7 +107,8 @@ void Replayer::OnBounce(UnixSeconds time, AccountRef account, std::string_view r
   Tick(time);
   State& state = StateOf(account);
   current_ = &state;
-  if (auto result = engine_.RecordBounce(account.name, recipient, reason); !result) {
+  if (auto result = engine_.RecordBounce(account.name, recipient, reason,
+                                             account.local ? Origin::kLocal : Origin::kSmtp); !result) {
     EngineError(result.error());
   }
   ++state.outcome.bounces;
@@ -119,7 +120,8 @@ void Replayer::OnDefer(UnixSeconds time, AccountRef account, std::string_view re
   Tick(time);
   State& state = StateOf(account);
   current_ = &state;
-  if (auto result = engine_.RecordDefer(account.name, recipient, reason); !result) {
+  if (auto result = engine_.RecordDefer(account.name, recipient, reason,
+                                            account.local ? Origin::kLocal : Origin::kSmtp); !result) {
     EngineError(result.error());
   }
   ++state.outcome.defers;

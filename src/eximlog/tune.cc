@@ -113,7 +113,8 @@ void PeakTracker::OnBounce(UnixSeconds time, AccountRef ref, std::string_view re
                            std::string_view reason) {
   Tick(time);
   Account& account = Get(ref);
-  if (!engine_.RecordBounce(ref.name, recipient, reason)) ++engine_errors_;
+  const Origin origin = ref.local ? Origin::kLocal : Origin::kSmtp;
+  if (!engine_.RecordBounce(ref.name, recipient, reason, origin)) ++engine_errors_;
   Measure(account);
 }
 
@@ -121,7 +122,8 @@ void PeakTracker::OnDefer(UnixSeconds time, AccountRef ref, std::string_view rec
                           std::string_view reason) {
   Tick(time);
   Account& account = Get(ref);
-  if (!engine_.RecordDefer(ref.name, recipient, reason)) ++engine_errors_;
+  const Origin origin = ref.local ? Origin::kLocal : Origin::kSmtp;
+  if (!engine_.RecordDefer(ref.name, recipient, reason, origin)) ++engine_errors_;
   Measure(account);
 }
 

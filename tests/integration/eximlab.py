@@ -250,17 +250,19 @@ def policy_toml(store_path, rules, on_error=None, lock_duration=None, durability
         lines += ["", "[lock]", f'duration = "{lock_duration}"']
     for r in rules:
         lines += ["", "[[rule]]"]
-        for key in ("name", "metric", "window", "above", "min", "action"):
+        for key in ("name", "metric", "window", "above", "min", "action", "applies_to"):
             if key in r:
                 v = r[key]
                 lines.append(f'{key} = "{v}"' if isinstance(v, str) else f"{key} = {v}")
     return "\n".join(lines) + "\n"
 
 
-def rule(name, metric, above, action, window="1h", min=None):
+def rule(name, metric, above, action, window="1h", min=None, applies_to=None):
     r = {"name": name, "metric": metric, "window": window, "above": above, "action": action}
     if min is not None:
         r["min"] = min
+    if applies_to is not None:
+        r["applies_to"] = applies_to
     return r
 
 
@@ -575,6 +577,40 @@ class Lab:
         if check and r.returncode != 0:
             raise LabError(f"exim {' '.join(args)} failed ({r.returncode}): {r.stdout}{r.stderr}")
         return r
+
+    def install_as_default(self):
+        """Makes this lab's configuration Exim's default one, in the private
+        /etc/exim4 (exim4.conf, first on Debian's configuration search path,
+        .includes it). Ordinary users then reach this lab by running plain
+        `sendmail` or `exim4`, as a web script does: Exim drops root for a
+        -C configuration unless the caller is root or the Exim user
+        (TRUSTED_CONFIG_LIST only applies to those), so -C cannot test a
+        local user's submission. The lab's daemon keeps running with -C.
+        Undone by the returned function (the tests register it as a cleanup).
+        """
+        if _state["trusted"] is None:
+            raise LabError("enter_private_etc() was not called")
+        default = os.path.join(ETC_EXIM, "exim4.conf")
+        if os.path.exists(default):
+            raise LabError(f"{default} exists in the private /etc/exim4 (another lab's?)")
+        write_file(default, f"# eximlab: {self.name}\n.include {self.conf}\n")
+        return lambda: os.path.exists(default) and os.unlink(default)
+
+    def sendmail(self, login, message, args=("-t", "-i"), timeout=60):
+        """Runs /usr/sbin/sendmail ARGS as the (unprivileged) system user
+        login, without -C, the message on standard input: what PHP's mail()
+        does with the default sendmail_path "sendmail -t -i". Needs
+        install_as_default(). Returns the CompletedProcess."""
+        pw = pwd.getpwnam(login)
+
+        def preexec():
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+        binary = "/usr/sbin/sendmail" if os.path.exists("/usr/sbin/sendmail") else EXIM
+        return subprocess.run([binary] + list(args), input=message, capture_output=True,
+                              text=True, preexec_fn=preexec, timeout=timeout, cwd="/",
+                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": pw.pw_dir})
 
     def expand(self, expression):
         """exim -be EXPRESSION as the Exim user (so the plugin opens the

@@ -9,7 +9,8 @@ need (root, exim4 with dlfunc and events, unshare); if something is missing it
 prints why and exits with 77, which CTest reports as "skipped". Otherwise it
 re-executes itself in a private mount namespace, bind-mounts a private copy of
 /etc/exim4 there (eximlab.enter_private_etc) and runs the named unittest
-tests (default: all of test_e2e, test_debian, test_replay and test_learning).
+tests (default: all of test_e2e, test_local, test_debian, test_replay and
+test_learning).
 
 Set SENDERWATCH_E2E_KEEP=1 to keep every lab directory (logs, spool, store)
 for inspection; the directories of failed tests are always kept.
@@ -55,7 +56,7 @@ def main():
     print(f"[run_e2e] plugin={eximlab.PLUGIN or '-'} cli={eximlab.CLI or '-'} work={base}",
           flush=True)
     try:
-        names = args.tests or ["test_e2e", "test_debian", "test_replay", "test_learning"]
+        names = args.tests or ["test_e2e", "test_local", "test_debian", "test_replay", "test_learning"]
         suite = unittest.defaultTestLoader.loadTestsFromNames(names)
         result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     finally:

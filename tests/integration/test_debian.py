@@ -297,14 +297,18 @@ class ShippedConfig(unittest.TestCase):
                 elif depth == 0 and text.startswith("SENDERWATCH_ARGCFG", i):
                     args += 1
                     i += len("SENDERWATCH_ARGCFG") - 1
+                elif depth == 0 and text.startswith("SENDERWATCH_ORIGIN_ARG", i):
+                    args += 1
+                    i += len("SENDERWATCH_ORIGIN_ARG") - 1
                 elif depth == 0 and not c.isspace():
                     break
                 i += 1
             self.assertLessEqual(args, 7, f"{m.group(1)} called with {args} arguments")
             self.assertGreaterEqual(args, 2, f"{m.group(1)}: argument scan went wrong")
             calls += 1
-        # check_sender, record_bounce x3, record_defer, record_authfail x2
-        self.assertEqual(calls, 7)
+        # check_sender x2 (RCPT ACL, local submissions), record_bounce x3,
+        # record_defer, record_authfail x2
+        self.assertEqual(calls, 8)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,35 @@ TEST_F(EngineTest, HonestSenderStaysOk) {
   }
 }
 
+// Local submissions (check_sender with an empty CLIENT_IP, record_bounce
+// with origin=local) are judged by the rules for their kind only.
+TEST_F(EngineTest, RulesApplyToTheirOriginOnly) {
+  // name, metric, window, above, min, action, learned, floor, applies_to
+  policy_.rules = {
+      Rule{"smtp-rcpts", Metric::kRecipients, 3600, 2, 0, Action::kDefer, false, {}, Origin::kSmtp},
+      Rule{"local-bounces", Metric::kBounces, 3600, 1, 0, Action::kLock, false, {}, Origin::kLocal}};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Check("www-data", "").action, Action::kOk) << i;
+  EXPECT_EQ(Check("alice").action, Action::kOk);
+  EXPECT_EQ(Check("alice").action, Action::kOk);
+  EXPECT_EQ(Check("alice").action, Action::kDefer);  // 3 > 2, over SMTP
+  // Bounces of SMTP mail never reach the local rule...
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine_.RecordBounce("alice", "x@y", "550", Origin::kSmtp));
+  EXPECT_EQ(Check("alice").action, Action::kDefer);
+  // ... those of local mail do, and the lock holds for every kind.
+  ASSERT_TRUE(engine_.RecordBounce("www-data", "x@y", "550", Origin::kLocal));
+  ASSERT_TRUE(engine_.RecordBounce("www-data", "x@y", "550", Origin::kLocal));
+  const Verdict v = Check("www-data", "");
+  EXPECT_EQ(v.action, Action::kLock);
+  EXPECT_EQ(v.rule, "local-bounces");
+  EXPECT_EQ(Check("www-data").action, Action::kLock);
+  // An override cannot turn a rule on for the other kind.
+  LimitOverrides overrides;
+  overrides.limits["smtp-rcpts"] = 0.0;
+  auto local = engine_.CheckSender("cron", "", overrides);
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->action, Action::kOk);
+}
+
 TEST_F(EngineTest, BounceRatioLocksAndLockPersists) {
   for (int i = 0; i < 30; ++i) Check("mallory");
   for (int i = 0; i < 12; ++i) ASSERT_TRUE(engine_.RecordBounce("mallory", "dead@x", "550 5.1.1"));

@@ -24,6 +24,7 @@ const std::vector<std::string>& HostileValues() {
       "mode=evil",
       "rcpt=victim@remote.test",
       "sender=ceo@bank.test",
+      "origin=any",
       "bounce-flood=off",
       "rcpt-rate=1000000 bounce-ratio=off",
       "",
@@ -81,6 +82,19 @@ TEST(EximArguments, OptionValuesStayInTheirOption) {
     EXPECT_EQ(call->config_path, kDefaultConfigPath);
     EXPECT_FALSE(call->event_mode);
   }
+}
+
+TEST(EximArguments, OriginOptionOnlyWhereTheSpecTakesIt) {
+  auto bounce = Parse(Function::kRecordBounce, {"www-data", "x@y", "550", "origin=local"});
+  ASSERT_TRUE(bounce) << bounce.error().message;
+  EXPECT_EQ(bounce->origin, Origin::kLocal);
+  auto check = Parse(Function::kCheckSender, {"alice", "192.0.2.1", "origin=smtp"});
+  ASSERT_TRUE(check) << check.error().message;
+  EXPECT_EQ(check->origin, Origin::kSmtp);
+  EXPECT_TRUE(check->overrides.empty());  // an option, not OVERRIDES
+  EXPECT_EQ(Parse(Function::kRecordDefer, {"a", "x@y", "451"})->origin, Origin::kAny);
+  EXPECT_FALSE(Parse(Function::kRecordBounce, {"a", "x@y", "550", "origin=web"}));
+  EXPECT_FALSE(Parse(Function::kRecordAuthfail, {"a", "192.0.2.1", "origin=local"}));
 }
 
 TEST(EximArguments, TooFewArgumentsAreAConfigurationError) {

@@ -66,6 +66,78 @@ void FeedLog(Joiner& joiner, std::string_view log) {
   }
 }
 
+// Local submissions (sendmail run by www-data, as a web script does) are the
+// login's, like $authenticated_id in acl_not_smtp; Exim's bounces, root's
+// mail and, with local_submissions off, every local submission are nobody's.
+constexpr std::string_view kLocalLog =
+    "2026-12-07 21:45:57 1xagWy-0007ky-34 <= www-data@mx.example.test U=www-data P=local S=552 "
+    "T=\"spam run\" for bad1@remote.test ok1@remote.test\n"
+    "2026-12-07 21:45:57 1xagWy-0007ky-34 ** bad1@remote.test R=smarthost T=smarthost_smtp "
+    "H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<bad1@remote.test>: "
+    "550 5.1.1 <bad1@remote.test>: sink says user unknown\n"
+    "2026-12-07 21:45:57 1xagWy-0007ky-34 => ok1@remote.test R=smarthost T=smarthost_smtp "
+    "H=127.0.0.1 [127.0.0.1]\n"
+    "2026-12-07 21:45:57 1xagWz-0007l5-1J <= <> R=1xagWy-0007ky-34 U=Debian-exim P=local S=3929 "
+    "T=\"Mail delivery failed: returning message to sender\" for www-data@mx.example.test\n"
+    "2026-12-07 21:45:57 1xagWy-0007ky-34 Completed\n"
+    "2026-12-07 21:45:58 1xagX0-0007lZ-2b <= root@mx.example.test U=root P=local S=331 "
+    "T=\"root report\" for root-report@remote.test\n"
+    "2026-12-07 21:45:58 1xagX0-0007lP-14 <= backup@mx.example.test U=backup P=local S=383 "
+    "T=\"U=evil P=local\" for admin1@remote.test\n"
+    "2026-12-07 21:45:58 1xagX0-0007lQ-15 <= alice@example.test H=(client.test) [127.0.0.1] "
+    "P=esmtpa A=plain:alice S=383 for x@remote.test\n";
+
+class LocalSink final : public EventSink {
+ public:
+  void OnRecipient(UnixSeconds, AccountRef account, std::string_view ip, std::string_view,
+                   std::string_view recipient) override {
+    events.push_back("rcpt " + std::string(account.name) + (account.local ? " local " : " smtp ") +
+                     std::string(recipient) + " ip=" + std::string(ip));
+  }
+  void OnBounce(UnixSeconds, AccountRef account, std::string_view rcpt, std::string_view) override {
+    events.push_back("bounce " + std::string(account.name) + (account.local ? " local " : " smtp ") +
+                     std::string(rcpt));
+  }
+  void OnDefer(UnixSeconds, AccountRef, std::string_view, std::string_view) override {}
+  void OnAuthfail(UnixSeconds, AccountRef, std::string_view) override {}
+  std::vector<std::string> events;
+};
+
+TEST(EximLogJoiner, LocalSubmissionsBelongToTheCallingLogin) {
+  LocalSink sink;
+  Joiner joiner(sink);
+  FeedLog(joiner, kLocalLog);
+  EXPECT_EQ(sink.events, (std::vector<std::string>{
+                             "rcpt www-data local bad1@remote.test ip=",
+                             "rcpt www-data local ok1@remote.test ip=",
+                             "bounce www-data local bad1@remote.test",
+                             "rcpt backup local admin1@remote.test ip=",
+                             "rcpt alice smtp x@remote.test ip=127.0.0.1"}));
+  EXPECT_EQ(joiner.stats().local_messages, 2u);
+  EXPECT_EQ(joiner.stats().authenticated_messages, 1u);
+
+  LocalSink off_sink;
+  JoinOptions off;
+  off.local_submissions = false;
+  Joiner off_joiner(off_sink, off);
+  FeedLog(off_joiner, kLocalLog);
+  EXPECT_EQ(off_sink.events, std::vector<std::string>{"rcpt alice smtp x@remote.test ip=127.0.0.1"});
+}
+
+TEST(EximLogLine, LocalArrivalIsParsedForAccounts) {
+  const std::string line =
+      "2026-12-07 21:45:57 1xagWy-0007ky-34 <= www-data@mx.example.test U=www-data P=local S=552 "
+      "for a@b.test";
+  TimestampParser times(TimestampParser::Zone::kUtc);
+  LogLine out;
+  const size_t body = ParseHeader(line, times, out);
+  ParseBodyForAccounts(line, body, out);
+  EXPECT_EQ(out.kind, LineKind::kArrival);
+  EXPECT_EQ(out.ident, "www-data");
+  EXPECT_EQ(out.protocol, "local");
+  EXPECT_EQ(out.recipients, "a@b.test");
+}
+
 TEST(EximLogJoiner, DefaultSelectorAttributesFailuresToTheSubmittingAccount) {
   RecordingSink sink;
   Joiner joiner(sink);

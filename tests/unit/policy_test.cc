@@ -7,6 +7,24 @@
 namespace senderwatch {
 namespace {
 
+TEST(Policy, AppliesToNamesTheKindOfSubmission) {
+  auto p = ParsePolicy(
+      "[[rule]]\nname=\"a\"\nmetric=\"bounces\"\nabove=1\naction=\"lock\"\napplies_to=\"local\"\n"
+      "[[rule]]\nname=\"b\"\nmetric=\"bounces\"\nabove=1\naction=\"lock\"\n",
+      "p.toml");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->rules[0].applies_to, Origin::kLocal);
+  EXPECT_EQ(p->rules[1].applies_to, Origin::kAny);
+  EXPECT_NE(FormatPolicy(*p).find("applies_to = \"local\""), std::string::npos);
+  auto bad = ParsePolicy(
+      "[[rule]]\nname=\"a\"\nmetric=\"bounces\"\nabove=1\naction=\"lock\"\napplies_to=\"web\"\n",
+      "p.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("applies_to"), std::string::npos);
+  EXPECT_FALSE(ParsePolicy("[[rule]]\nname=\"origin\"\nmetric=\"bounces\"\nabove=1\naction=\"lock\"\n",
+                           "p.toml"));
+}
+
 TEST(Policy, DefaultsHaveLockAndDeferRules) {
   const Policy p = DefaultPolicy();
   ASSERT_FALSE(p.rules.empty());
