@@ -45,16 +45,19 @@ TEST_F(ViewsTest, EscalatedLimitsAreNextTimeWhileTheLockHolds) {
   AccountRecord locked = Record("mallory");
   ASSERT_TRUE(locked.IsLocked(clock_.Now()));
   ASSERT_EQ(locked.lock.rule, "bounce-ratio");
-  const RuleView& during = Find(ViewRules(policy_, locked, clock_.Now()), "bounce-ratio");
+  // Find returns a reference into the vector: keep the vectors alive.
+  const std::vector<RuleView> while_locked = ViewRules(policy_, locked, clock_.Now());
+  const RuleView& during = Find(while_locked, "bounce-ratio");
   EXPECT_DOUBLE_EQ(during.limit, locked.lock.limit);
   EXPECT_DOUBLE_EQ(during.limit, 0.3);
   EXPECT_DOUBLE_EQ(during.next_limit, 0.15);
   // Rate limits (defer rules) never escalate.
-  const RuleView& rate = Find(ViewRules(policy_, locked, clock_.Now()), "rcpt-rate");
+  const RuleView& rate = Find(while_locked, "rcpt-rate");
   EXPECT_DOUBLE_EQ(rate.next_limit, rate.limit);
 
   ASSERT_TRUE(engine_.Unlock("mallory", "password changed", "root", false));
-  const RuleView& after = Find(ViewRules(policy_, Record("mallory"), clock_.Now()), "bounce-ratio");
+  const std::vector<RuleView> released = ViewRules(policy_, Record("mallory"), clock_.Now());
+  const RuleView& after = Find(released, "bounce-ratio");
   EXPECT_DOUBLE_EQ(after.limit, 0.15);
   EXPECT_DOUBLE_EQ(after.next_limit, after.limit);
 }
