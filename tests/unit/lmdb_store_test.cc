@@ -898,16 +898,21 @@ TEST(LmdbStore, ConcurrentProcessesCountExactly) {
       int code = 0;
       try {
         NullLogger quiet;
+        // A failing child says why on stderr (ctest shows it).
+        const auto fail = [](int exit_code, const Error& e) {
+          std::fprintf(stderr, "child: %s\n", e.message.c_str());
+          ::_exit(exit_code);
+        };
         auto store = OpenLmdbStore(settings, clock, quiet);
-        if (!store) ::_exit(1);
+        if (!store) fail(1, store.error());
         for (int i = 0; i < kIncrements; ++i) {
           // Half of them reopen between calls, like Exim's processes.
           if (p % 2 == 1 && i % 50 == 0) {
             store->reset();
             store = OpenLmdbStore(settings, clock, quiet);
-            if (!store) ::_exit(2);
+            if (!store) fail(2, store.error());
           }
-          if (!(*store)->Update("shared", CountRecipient)) code = 3;
+          if (auto r = (*store)->Update("shared", CountRecipient); !r) fail(3, r.error());
         }
       } catch (...) {
         code = 4;
