@@ -6,11 +6,6 @@
 namespace senderwatch::exim {
 namespace {
 
-void AddInputError(ParsedCall& call, const std::string& message) {
-  if (!call.input_error.empty()) call.input_error += "; ";
-  call.input_error += message;
-}
-
 // The option keys. Only an argument after the positional ones that starts
 // with one of these is an option; its value may be message data.
 constexpr std::string_view kConfigKey = "config=";
@@ -21,6 +16,12 @@ constexpr std::string_view kSenderKey = "sender=";
 constexpr std::string_view kOriginKey = "origin=";
 
 }  // namespace
+
+void AppendError(std::string& to, std::string_view message) {
+  if (message.empty()) return;
+  if (!to.empty()) to += "; ";
+  to += message;
+}
 
 CallSpec SpecOf(Function f) {
   switch (f) {
@@ -64,7 +65,7 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
         "argument " + std::to_string(i + 1) + " is longer than 64 KiB (ignored)";
     if (i < spec.positional) {
       if (too_long) {
-        AddInputError(call, too_long_message);
+        AppendError(call.input_error, too_long_message);
         arg = {};
       }
       call.positional.push_back(arg);
@@ -84,10 +85,10 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
     } else if (arg == kModeEvent) {
       call.event_mode = true;
     } else if (spec.context_options && arg.starts_with(kRcptKey)) {
-      if (too_long) AddInputError(call, too_long_message);
+      if (too_long) AppendError(call.input_error, too_long_message);
       else call.recipient = arg.substr(kRcptKey.size());
     } else if (spec.context_options && arg.starts_with(kSenderKey)) {
-      if (too_long) AddInputError(call, too_long_message);
+      if (too_long) AppendError(call.input_error, too_long_message);
       else call.sender = arg.substr(kSenderKey.size());
     } else if (spec.origin_option && arg.starts_with(kOriginKey)) {
       // The value is written by the snippets (from $received_protocol): an

@@ -48,6 +48,9 @@ struct ParsedCall {
   std::string input_error;
 };
 
+// Adds `message` to a "; "-separated list of errors (nothing when empty).
+void AppendError(std::string& to, std::string_view message);
+
 // True when `arg` starts with an option key (config=, mode=, rcpt=,
 // sender=, origin=). Only consulted after the data arguments.
 bool IsOption(std::string_view arg);

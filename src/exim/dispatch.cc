@@ -159,12 +159,6 @@ void Notify(const Policy& policy, const AccountRecord& record, Host& host) {
   }
 }
 
-void AppendError(std::string& to, const std::string& message) {
-  if (message.empty()) return;
-  if (!to.empty()) to += "; ";
-  to += message;
-}
-
 // Runs a parsed call. Returns the result string, or an empty string when
 // the call failed (then `error` says why and the caller fails open).
 // `input_error` receives bad input that the call reported but survived.
