@@ -44,9 +44,10 @@ int RunCheckConfig(const GlobalOptions& base, std::span<const std::string> args)
   if (!options) return UsageError("check-config", options.error().message);
   if (parsed->positional().size() > 1)
     return UsageError("check-config", "expects at most one FILE");
-  const bool explicit_file = !parsed->positional().empty() || !options->config.empty();
+  const PolicyLocation location = LocatePolicy(options->config);
+  const bool explicit_file = !parsed->positional().empty() || !location.missing_means_defaults;
   const std::string path =
-      parsed->positional().empty() ? ConfigPath(*options) : parsed->positional().front();
+      parsed->positional().empty() ? location.path : parsed->positional().front();
 
   struct stat st;
   const bool exists = stat(path.c_str(), &st) == 0 || errno != ENOENT;

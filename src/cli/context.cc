@@ -57,11 +57,6 @@ class StderrLogger final : public Logger {
   std::unique_ptr<spdlog::logger> logger_;
 };
 
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 || errno != ENOENT;
-}
-
 }  // namespace
 
 std::unique_ptr<Logger> NewStderrLogger(bool verbose) {
@@ -70,10 +65,6 @@ std::unique_ptr<Logger> NewStderrLogger(bool verbose) {
   } catch (...) {
     return std::make_unique<NullLogger>();
   }
-}
-
-std::string ConfigPath(const GlobalOptions& options) {
-  return options.config.empty() ? std::string(kDefaultConfigPath) : options.config;
 }
 
 FileTrust CliFileTrust() {
@@ -88,18 +79,18 @@ FileTrust CliFileTrust() {
 }
 
 Result<Policy> LoadEffectivePolicy(const GlobalOptions& options) {
-  const std::string path = ConfigPath(options);
-  if (options.config.empty() && !FileExists(path)) return DefaultPolicy();
-  return LoadPolicyFile(path, CliFileTrust());
+  return LoadLocatedPolicy(LocatePolicy(options.config), CliFileTrust());
 }
 
-std::string ResolveStorePath(const GlobalOptions& options, const Policy& policy, Logger& logger) {
-  if (!options.db.empty()) return options.db;
-  if (!policy.store.path.empty()) return policy.store.path;
-  std::string note;
-  const std::string spool = FindSpoolDirectory(options.exim_config, &note);
-  if (!note.empty()) logger.Log(LogLevel::kWarning, note);
-  return spool + "/db/senderwatch";
+Result<StoreSettings> LocateCliStore(const GlobalOptions& options, const Policy& policy,
+                                     Logger& logger) {
+  StoreHints hints{.explicit_path = options.db, .spool_directory = [&] {
+                     std::string note;
+                     std::string spool = FindSpoolDirectory(options.exim_config, &note);
+                     if (!note.empty()) logger.Log(LogLevel::kWarning, note);
+                     return spool;
+                   }};
+  return LocateStore(policy, hints);
 }
 
 std::string AdminName() {
@@ -160,19 +151,19 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenM
   auto policy = LoadEffectivePolicy(options);
   if (!policy) return std::unexpected(policy.error());
   context->policy = std::move(*policy);
-  context->store_path = ResolveStorePath(options, context->policy, *context->logger);
-  StoreSettings settings = context->policy.store;
-  settings.path = context->store_path;
-  auto store = OpenLmdbStore(settings, context->clock, *context->logger, mode);
+  auto settings = LocateCliStore(options, context->policy, *context->logger);
+  if (!settings) return std::unexpected(settings.error());
+  context->store_path = settings->path;
+  auto store = OpenConfiguredStore(*settings, context->clock, *context->logger, mode);
   if (!store) {
     struct stat st;
     const Error& error = store.error();
     if (mode == OpenMode::kReadOnly && error.kind == ErrorKind::kStoreOpen &&
-        error.code == ENOENT && stat(settings.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        error.code == ENOENT && stat(settings->path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
       context->logger->Log(LogLevel::kInfo,
-                           "no store in " + settings.path + " yet: nothing recorded so far");
+                           "no store in " + settings->path + " yet: nothing recorded so far");
       context->store_not_created = true;
-      context->store = NewMemoryStore(settings);
+      context->store = NewMemoryStore(*settings);
       return context;
     }
     return std::unexpected(store.error());

@@ -12,15 +12,12 @@
 #include "senderwatch/clock.h"
 #include "senderwatch/config_file.h"
 #include "senderwatch/error.h"
+#include "senderwatch/locate.h"
 #include "senderwatch/log.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/store.h"
 
 namespace senderwatch::cli {
-
-// The plugin's default policy file; a missing default file means built-in
-// defaults (DefaultPolicy()), a missing --config file is an error.
-inline constexpr std::string_view kDefaultConfigPath = "/etc/exim4/senderwatch.toml";
 
 // A Logger writing "senderwatch: warning: ..." lines to stderr through an
 // spdlog sink owned by this object (no global registry). Info and debug lines
@@ -42,22 +39,20 @@ class QuietLogger final : public Logger {
   Logger& inner_;
 };
 
-// The policy file to use, and whether it was given explicitly.
-std::string ConfigPath(const GlobalOptions& options);
-
-// Loads the effective policy: the --config file, else the default file, else
-// (no default file) DefaultPolicy().
 // Whose policy files the CLI trusts: root, the Exim user (Debian-exim or
 // exim) and the user running it. Exim processes trust root and the Exim
 // user, so check-config refuses what the plugin would refuse.
 FileTrust CliFileTrust();
 
+// The policy the plugin would load (senderwatch/locate.h): the --config
+// file, else the default file, else (no default file) DefaultPolicy().
 Result<Policy> LoadEffectivePolicy(const GlobalOptions& options);
 
-// --db, else the policy's [store] path, else $spool_directory/db/senderwatch
-// with spool_directory from `exim4 -bP` (see exim.h). Logs a warning when
-// Exim could not be asked.
-std::string ResolveStorePath(const GlobalOptions& options, const Policy& policy, Logger& logger);
+// The store the plugin would open (LocateStore), --db first; the spool
+// directory comes from `exim4 -bP` (see exim.h), with a warning when Exim
+// could not be asked.
+Result<StoreSettings> LocateCliStore(const GlobalOptions& options, const Policy& policy,
+                                     Logger& logger);
 
 // Who is acting, for lock and release records: $SUDO_USER when set, else the
 // login name, else the user name of the real uid, else "uid N".

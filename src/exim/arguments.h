@@ -15,6 +15,7 @@
 
 #include "exim/dispatch.h"
 #include "senderwatch/error.h"
+#include "senderwatch/locate.h"
 #include "senderwatch/policy.h"
 
 namespace senderwatch::exim {

@@ -4,10 +4,8 @@
 // state remembers its pid and drops an inherited store without closing it.
 #include "exim/dispatch.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <memory>
@@ -20,6 +18,7 @@
 #include "senderwatch/account.h"
 #include "senderwatch/config_file.h"
 #include "senderwatch/engine.h"
+#include "senderwatch/locate.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/store.h"
 
@@ -93,36 +92,24 @@ FileTrust PluginFileTrust(Host& host) {
 Result<const Policy*> EnsurePolicy(ProcessState& state, const std::string& path, Host& host) {
   if (state.policy && state.policy_path == path) return &*state.policy;
   state.policy.reset();
-  struct stat st{};
-  if (path == kDefaultConfigPath && stat(path.c_str(), &st) != 0 && errno == ENOENT) {
-    state.policy = DefaultPolicy();
-  } else {
-    auto loaded = LoadPolicyFile(path, PluginFileTrust(host));
-    if (!loaded) return std::unexpected(loaded.error());
-    state.policy = std::move(*loaded);
-  }
+  auto loaded = LoadLocatedPolicy(LocatePolicy(path), PluginFileTrust(host));
+  if (!loaded) return std::unexpected(loaded.error());
+  state.policy = std::move(*loaded);
   state.policy_path = path;
   return &*state.policy;
 }
 
 Result<Store*> EnsureStore(ProcessState& state, const Policy& policy, Host& host) {
-  std::string path = policy.store.path;
-  if (path.empty()) {
-    const std::string spool = host.SpoolDirectory();
-    if (spool.empty()) {
-      return MakeError(ErrorKind::kStoreOpen,
-                       "cannot find Exim's spool directory; set [store] path in the policy");
-    }
-    path = spool + "/db/senderwatch";
-  }
-  if (state.store && state.store_path == path) return state.store.get();
+  StoreHints hints;
+  hints.spool_directory = [&] { return host.SpoolDirectory(); };
+  auto settings = LocateStore(policy, hints);
+  if (!settings) return std::unexpected(settings.error());
+  if (state.store && state.store_path == settings->path) return state.store.get();
   state.store.reset();
-  StoreSettings settings = policy.store;
-  settings.path = path;
-  auto store = OpenLmdbStore(settings, state.clock, state.logger);
+  auto store = OpenConfiguredStore(*settings, state.clock, state.logger);
   if (!store) return std::unexpected(store.error());
   state.store = std::move(*store);
-  state.store_path = path;
+  state.store_path = settings->path;
   return state.store.get();
 }
 

@@ -28,8 +28,6 @@ class Host {
 
 enum class Function { kCheckSender, kPeekSender, kRecordBounce, kRecordDefer, kRecordAuthfail };
 
-// Where Exim looks for the policy unless a call passes config=PATH.
-inline constexpr std::string_view kDefaultConfigPath = "/etc/exim4/senderwatch.toml";
 // Arguments longer than this are refused before any parsing.
 inline constexpr size_t kMaxArgumentLength = 64 * 1024;
 
