@@ -206,6 +206,7 @@ class LmdbStore final : public Store {
   ~LmdbStore() override {
     // In a forked child the environment is leaked, not closed (Env does the
     // pid check); the registry entry belongs to the parent.
+    CloseEnv(/*rebuild_lock_held=*/false);
     if (registered_ && getpid() == pid_) OpenStores::Remove(dir_.dev, dir_.ino);
     if (dir_fd_ >= 0) ::close(dir_fd_);
   }
@@ -270,6 +271,7 @@ class LmdbStore final : public Store {
   Result<void> CheckKey(std::string_view account) const;
   Result<void> OpenEnvFiles();
   Result<void> OpenEnv(bool take_open_lock);
+  void CloseEnv(bool rebuild_lock_held);
   Result<void> InitDatabases();
   Result<void> Rebuild(const Error& cause);
   Result<size_t> RestoreLocks(const std::vector<JournalEntry>& entries);
@@ -353,7 +355,7 @@ Result<void> LmdbStore::Open() {
     }
   }
   auto opened = AsDirectoryOwner([&] { return OpenInDirectory(); });
-  if (!opened) env_ = lmdb::Env();
+  if (!opened) CloseEnv(/*rebuild_lock_held=*/false);
   return opened;
 }
 
@@ -376,7 +378,7 @@ Result<void> LmdbStore::OpenInDirectory() {
     return {};
   }
   if (!lmdb::IsCorruption(opened.error().code) || !writable()) {
-    env_ = lmdb::Env();
+    CloseEnv(/*rebuild_lock_held=*/false);
     return std::unexpected(OpenError(opened.error()));
   }
   return Rebuild(opened.error());
@@ -387,7 +389,8 @@ Result<void> LmdbStore::OpenInDirectory() {
 // anything but a regular file there is refused first, and as root this runs
 // as the directory's owner (Open), so LMDB creates nothing of root's.
 Result<void> LmdbStore::OpenEnvFiles() {
-  env_ = lmdb::Env();
+  // Callers close env_ first (CloseEnv): closing here, under the shared open
+  // lock, could not take that lock exclusively.
   have_dbs_ = false;
   created_ = false;
   const std::string data_path = FilePath(kDataFile);
@@ -453,6 +456,34 @@ Result<void> LmdbStore::OpenEnv(bool take_open_lock) {
                                      " stale reader slot(s) of dead processes");
   }
   return InitDatabases();
+}
+
+// Closes the environment while no other process is inside mdb_env_open.
+// LMDB 0.9.26 to 0.9.31 (ITS#9278; undone in 0.9.32 by ITS#10095) destroy
+// the mutexes in lock.mdb when mdb_env_close finds the closer the last
+// user. A process that is opening at that moment waits for the closer's
+// file lock, then goes on without initialising them again: its first
+// transaction, and that of everyone who opens while it holds the store,
+// fails with EINVAL ("Invalid argument"). Every open holds rebuild.lock
+// shared around mdb_env_open (OpenEnv), so closing with it held exclusively
+// leaves nobody half-way: whoever has opened keeps LMDB's shared lock, and
+// the closer does not take itself for the last user. Best effort: if the
+// lock cannot be had, the environment is closed anyway. Never with the open
+// lock held by this process (flock would wait for itself).
+void LmdbStore::CloseEnv(bool rebuild_lock_held) {
+  if (!env_) return;
+  std::optional<FileLock> lock;
+  if (!rebuild_lock_held && getpid() == pid_) {  // a forked child only leaks it
+    auto take = [&] {
+      return FileLock::Acquire(FilePath(kRebuildLock), /*exclusive=*/true,
+                               /*create=*/false, dir_);
+    };
+    // As root, outside Open, through the directory (AsDirectoryOwner); inside
+    // Open base_ already names it.
+    auto held = base_ == path_ ? AsDirectoryOwner(take) : take();
+    if (held) lock = std::move(*held);
+  }
+  env_ = lmdb::Env();
 }
 
 // The first transaction: opens the named databases and checks the store
@@ -534,7 +565,7 @@ Result<void> LmdbStore::InitDatabases() {
 // journal. Serialised by an exclusive flock on rebuild.lock; a process that
 // waited for another's rebuild finds a healthy store and does nothing.
 Result<void> LmdbStore::Rebuild(const Error& cause) {
-  env_ = lmdb::Env();
+  CloseEnv(/*rebuild_lock_held=*/false);
   auto lock = FileLock::Acquire(FilePath(kRebuildLock), /*exclusive=*/true,
                                 /*create=*/true, dir_);
   if (!lock) {
@@ -544,11 +575,10 @@ Result<void> LmdbStore::Rebuild(const Error& cause) {
   }
   auto again = OpenEnv(/*take_open_lock=*/false);
   if (again) return {};  // rebuilt by another process meanwhile
+  CloseEnv(/*rebuild_lock_held=*/true);
   if (!lmdb::IsCorruption(again.error().code)) {
-    env_ = lmdb::Env();
     return std::unexpected(OpenError(again.error()));
   }
-  env_ = lmdb::Env();
 
   const std::string data_path = FilePath(kDataFile);
   std::string aside_name = std::string(kDataFile) + ".corrupt-" + std::to_string(clock_.Now());
@@ -573,7 +603,7 @@ Result<void> LmdbStore::Rebuild(const Error& cause) {
         ErrorKind::kStoreOpen, "unlink " + FilePath(kLockFile), err)));
   }
   if (auto r = OpenEnv(/*take_open_lock=*/false); !r) {
-    env_ = lmdb::Env();
+    CloseEnv(/*rebuild_lock_held=*/true);
     return std::unexpected(OpenError(r.error()));
   }
 

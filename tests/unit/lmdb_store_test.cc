@@ -4,6 +4,8 @@
 // GoogleTest: it reports through its exit code or a pipe and _exit()s.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -931,6 +933,72 @@ TEST(LmdbStore, ConcurrentProcessesCountExactly) {
   const auto read = store->Get("shared");
   ASSERT_TRUE(read && read->has_value());
   EXPECT_EQ(Recipients(**read), static_cast<uint64_t>(kProcesses * kIncrements));
+}
+
+// True when /proc/locks shows `pid` waiting for an exclusive flock.
+bool WaitsForExclusiveFlock(pid_t pid) {
+  std::ifstream locks("/proc/locks");
+  const std::string waiting = "-> FLOCK  ADVISORY  WRITE " + std::to_string(pid) + " ";
+  for (std::string line; std::getline(locks, line);) {
+    if (line.find(waiting) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// LMDB 0.9.26 to 0.9.31 destroy lock.mdb's mutexes when a closing process
+// finds itself the last user, under the feet of a process inside
+// mdb_env_open, whose first transaction then fails with EINVAL (and so does
+// everyone's who opens after it): ConcurrentProcessesCountExactly failed so
+// on Debian 13. An opener holds rebuild.lock shared around mdb_env_open, so
+// a close must wait for that lock exclusively. This process plays the
+// opener; the child's close must wait for it. (Reproduce the LMDB race
+// itself with an LMDB 0.9.31 built from source in LD_LIBRARY_PATH and
+// ConcurrentProcessesCountExactly repeated.)
+TEST(LmdbStore, ClosingWaitsWhileAnotherProcessIsOpening) {
+  TempDir dir;
+  ManualClock clock(kNow);
+  CapturingLogger logger;
+  const StoreSettings settings = Settings(dir);
+  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }  // create it once
+  const int opening = ::open((settings.path + "/rebuild.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(opening, 0);
+  ASSERT_EQ(::flock(opening, LOCK_SH), 0);
+  int progress[2];
+  ASSERT_EQ(::pipe(progress), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(progress[0]);
+    ::close(opening);  // the lock belongs to the parent's descriptor alone
+    NullLogger quiet;
+    auto store = OpenLmdbStore(settings, clock, quiet);
+    if (!store) ::_exit(1);
+    (void)!::write(progress[1], "o", 1);
+    store->reset();
+    (void)!::write(progress[1], "c", 1);
+    ::_exit(0);
+  }
+  ::close(progress[1]);
+  char step = 0;
+  ASSERT_EQ(::read(progress[0], &step, 1), 1);
+  ASSERT_EQ(step, 'o');
+  // Either the child closes (wrong: it did not wait) or it shows up in
+  // /proc/locks waiting for rebuild.lock. 10 s is only a bound for a
+  // broken build, not a timing assumption.
+  bool waited = false;
+  for (int i = 0; i < 10000 && !waited; ++i) {
+    pollfd closed{progress[0], POLLIN, 0};
+    ASSERT_EQ(::poll(&closed, 1, 1), 0) << "the store was closed while another process was opening it";
+    waited = WaitsForExclusiveFlock(child);
+  }
+  EXPECT_TRUE(waited);
+  ::close(opening);  // the "opener" is done: now the child may close
+  ASSERT_EQ(::read(progress[0], &step, 1), 1);
+  EXPECT_EQ(step, 'c');
+  ::close(progress[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(LmdbStore, ProcessesDyingInsideReadsLeaveNoStaleReaders) {
