@@ -2,9 +2,12 @@
 // history codec (version 1, docs/format.md "History layout").
 #include "senderwatch/history.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
+
+#include "core/coding.h"
 
 namespace senderwatch {
 namespace {
@@ -19,16 +22,6 @@ uint64_t Fnv1a(std::string_view s, uint64_t seed) {
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-void PutU32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
-uint32_t GetU32(std::string_view in, size_t pos) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(in[pos + i])} << (8 * i);
-  return v;
 }
 
 }  // namespace
@@ -108,10 +101,10 @@ std::string EncodeHistory(const AccountHistory& h) {
   out.reserve(kHistorySize);
   out.append(kMagic, 3);
   out.push_back(static_cast<char>(kHistoryVersion));
-  PutU32(out, h.head_hour);
+  coding::PutFixed32(out, h.head_hour);
   out.append(reinterpret_cast<const char*>(h.recipients.data()), h.recipients.size());
   out.append(reinterpret_cast<const char*>(h.bounces.data()), h.bounces.size());
-  PutU32(out, h.filter_generation);
+  coding::PutFixed32(out, h.filter_generation);
   out.append(reinterpret_cast<const char*>(h.current.data()), h.current.size());
   out.append(reinterpret_cast<const char*>(h.previous.data()), h.previous.size());
   return out;
@@ -130,18 +123,19 @@ Result<AccountHistory> DecodeHistory(std::string_view bytes) {
     return MakeError(ErrorKind::kStoreCorrupt, "undecodable history: bad version or size");
   }
   AccountHistory h;
-  size_t pos = 4;
-  h.head_hour = GetU32(bytes, pos);
-  pos += 4;
-  std::memcpy(h.recipients.data(), bytes.data() + pos, h.recipients.size());
-  pos += h.recipients.size();
-  std::memcpy(h.bounces.data(), bytes.data() + pos, h.bounces.size());
-  pos += h.bounces.size();
-  h.filter_generation = GetU32(bytes, pos);
-  pos += 4;
-  std::memcpy(h.current.data(), bytes.data() + pos, h.current.size());
-  pos += h.current.size();
-  std::memcpy(h.previous.data(), bytes.data() + pos, h.previous.size());
+  // The size was checked above: every read below fits.
+  coding::ByteReader in(bytes);
+  in.Skip(4);
+  h.head_hour = in.Fixed32();
+  auto copy = [&in](auto& array) {
+    const std::string_view raw = in.Bytes(array.size());
+    std::copy(raw.begin(), raw.end(), array.begin());
+  };
+  copy(h.recipients);
+  copy(h.bounces);
+  h.filter_generation = in.Fixed32();
+  copy(h.current);
+  copy(h.previous);
   return h;
 }
 

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/coding.h"
 #include "senderwatch/account.h"
 #include "senderwatch/store.h"
 #include "store/lmdb_env.h"
@@ -88,28 +89,6 @@ constexpr size_t kPruneBatch = 256;
 constexpr uint64_t kHeadroomDivisor = 32;
 constexpr uint64_t kMinHeadroomPages = 64;
 
-std::string EncodeU32(uint32_t value) {
-  std::string out(4, '\0');
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  return out;
-}
-
-std::string EncodeI64(int64_t value) {
-  const auto bits = static_cast<uint64_t>(value);
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
-  return out;
-}
-
-std::optional<uint64_t> DecodeLittleEndian(std::string_view bytes, size_t size) {
-  if (bytes.size() != size) return std::nullopt;
-  uint64_t value = 0;
-  for (size_t i = 0; i < size; ++i) {
-    value |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
-  }
-  return value;
-}
-
 // One damaged record kept aside (kAsideDb).
 struct AsideFrame {
   UnixSeconds at = 0;
@@ -119,8 +98,8 @@ struct AsideFrame {
 std::string EncodeAsideFrames(const std::vector<AsideFrame>& frames) {
   std::string out;
   for (const auto& frame : frames) {
-    out += EncodeI64(frame.at);
-    out += EncodeU32(static_cast<uint32_t>(frame.bytes.size()));
+    coding::PutInt64(out, frame.at);
+    coding::PutFixed32(out, static_cast<uint32_t>(frame.bytes.size()));
     out += frame.bytes;
   }
   return out;
@@ -129,13 +108,12 @@ std::string EncodeAsideFrames(const std::vector<AsideFrame>& frames) {
 // Frames up to the first that does not fit (a damaged tail is dropped).
 std::vector<AsideFrame> DecodeAsideFrames(std::string_view bytes) {
   std::vector<AsideFrame> frames;
-  while (bytes.size() >= 12) {
-    const auto at = DecodeLittleEndian(bytes.substr(0, 8), 8);
-    const auto size = DecodeLittleEndian(bytes.substr(8, 4), 4);
-    if (!at || !size || *size > bytes.size() - 12) break;
-    frames.push_back(AsideFrame{static_cast<UnixSeconds>(*at),
-                                std::string(bytes.substr(12, static_cast<size_t>(*size)))});
-    bytes.remove_prefix(12 + static_cast<size_t>(*size));
+  coding::ByteReader in(bytes);
+  while (in.remaining() >= 12) {
+    const UnixSeconds at = in.Int64();
+    const std::string_view record = in.Bytes(in.Fixed32());
+    if (!in.ok()) break;
+    frames.push_back(AsideFrame{at, std::string(record)});
   }
   return frames;
 }
@@ -501,7 +479,7 @@ Result<void> LmdbStore::InitDatabases() {
       auto format = txn->Get(**meta, kMetaFormat);
       if (!format) return std::unexpected(format.error());
       if (*format) {
-        const auto version = DecodeLittleEndian(**format, 4);
+        const auto version = coding::DecodeFixed32(**format);
         if (!version) {
           return MakeError(ErrorKind::kStoreCorrupt, "meta key \"format\" is malformed");
         }
@@ -547,8 +525,8 @@ Result<void> LmdbStore::InitDatabases() {
   if (!format) return std::unexpected(format.error());
   if (!*format) {  // not created meanwhile by another process
     created_ = true;
-    const std::string now = EncodeI64(clock_.Now());
-    if (auto r = txn->Put(**meta, kMetaFormat, EncodeU32(kStoreFormat)); !r) return r;
+    const std::string now = coding::EncodeInt64(clock_.Now());
+    if (auto r = txn->Put(**meta, kMetaFormat, coding::EncodeFixed32(kStoreFormat)); !r) return r;
     if (auto r = txn->Put(**meta, kMetaCreated, now); !r) return r;
     if (auto r = txn->Put(**meta, kMetaLastSync, now); !r) return r;
   }
@@ -713,12 +691,12 @@ Result<bool> LmdbStore::SyncDue(lmdb::Txn& txn, WriteMode mode) {
   if (!raw) return std::unexpected(raw.error());
   std::optional<UnixSeconds> last;
   if (*raw) {
-    if (auto value = DecodeLittleEndian(**raw, 8)) last = static_cast<UnixSeconds>(*value);
+    last = coding::DecodeInt64(**raw);
   }
   const bool due = mode == WriteMode::kDurable || !last || now < *last ||
                    now - *last >= settings_.sync_interval_seconds;
   if (!due) return false;
-  if (auto r = txn.Put(meta_, kMetaLastSync, EncodeI64(now)); !r) {
+  if (auto r = txn.Put(meta_, kMetaLastSync, coding::EncodeInt64(now)); !r) {
     return std::unexpected(r.error());
   }
   return true;
@@ -1145,7 +1123,7 @@ void LmdbStore::ShrinkAfterPrune() {
 Result<void> LmdbStore::StampPrune(UnixSeconds now) {
   auto txn = Begin(/*write=*/true);
   if (!txn) return std::unexpected(InStore(txn.error()));
-  if (auto r = txn->Put(meta_, kMetaLastPrune, EncodeI64(now)); !r) {
+  if (auto r = txn->Put(meta_, kMetaLastPrune, coding::EncodeInt64(now)); !r) {
     return std::unexpected(InStore(r.error()));
   }
   if (auto r = txn->Commit(); !r) return std::unexpected(InStore(r.error()));
@@ -1158,9 +1136,7 @@ Result<std::optional<int64_t>> LmdbStore::ReadMetaI64(std::string_view key) {
   auto raw = txn->Get(meta_, key);
   if (!raw) return std::unexpected(raw.error());
   if (!*raw) return std::optional<int64_t>();
-  const auto value = DecodeLittleEndian(**raw, 8);
-  if (!value) return std::optional<int64_t>();
-  return std::optional<int64_t>(static_cast<int64_t>(*value));
+  return coding::DecodeInt64(**raw);
 }
 
 // Written in the headroom: the map is full when this is needed.
@@ -1169,7 +1145,7 @@ void LmdbStore::SetPruneBackoff(UnixSeconds until) {
   auto write = [&]() -> Result<void> {
     auto txn = Begin(/*write=*/true);
     if (!txn) return std::unexpected(txn.error());
-    if (auto r = txn->Put(meta_, kMetaPruneBackoff, EncodeI64(until)); !r) return r;
+    if (auto r = txn->Put(meta_, kMetaPruneBackoff, coding::EncodeInt64(until)); !r) return r;
     return txn->Commit();
   };
   if (auto r = write(); !r) logger_.Log(LogLevel::kWarning, InStore(r.error()).message);

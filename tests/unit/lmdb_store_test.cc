@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/coding.h"
 #include "senderwatch/store.h"
 #include "store/lmdb_env.h"
 #include "testutil/testutil.h"
@@ -124,14 +125,6 @@ class RawEnv {
  private:
   lmdb::Env env_;
 };
-
-int64_t DecodeI64(const std::string& bytes) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
-    value |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
-  }
-  return static_cast<int64_t>(value);
-}
 
 // ---- basics -------------------------------------------------------------------
 
@@ -397,7 +390,7 @@ TEST(LmdbStore, PeriodicSyncTimeIsSharedThroughTheStore) {
   auto last_sync = [&] {
     RawEnv raw(settings.path);
     const auto value = raw.Get("meta", "last_sync");
-    return value ? DecodeI64(*value) : -1;
+    return value ? coding::DecodeInt64(*value).value_or(-2) : -1;
   };
   auto update_at = [&](UnixSeconds t, Store::Mutator mutate) {
     clock.Set(t);
@@ -426,7 +419,7 @@ TEST(LmdbStore, StoreFormatIsRecordedInMeta) {
   EXPECT_EQ(raw.Get("meta", "format"), std::string("\x01\x00\x00\x00", 4));
   const auto created = raw.Get("meta", "created");
   ASSERT_TRUE(created);
-  EXPECT_EQ(DecodeI64(*created), kNow);
+  EXPECT_EQ(coding::DecodeInt64(*created), kNow);
 }
 
 TEST(LmdbStore, RefusesAStoreOfANewerFormat) {
