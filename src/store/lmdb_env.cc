@@ -1,6 +1,6 @@
 // The LMDB wrapper (see lmdb_env.h). Every function here is one LMDB call
 // plus the translation of its return code; policy (retries, rebuilds,
-// syncing) lives in lmdb_store.cc.
+// syncing) lives in the store (lmdb_store_impl.h).
 #include "store/lmdb_env.h"
 
 #include <unistd.h>
