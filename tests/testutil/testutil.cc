@@ -23,6 +23,13 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+StoreSettings TempStoreSettings(const TempDir& dir, Durability durability) {
+  StoreSettings settings;
+  settings.path = dir.Join("store");
+  settings.durability = durability;
+  return settings;
+}
+
 void CapturingLogger::Log(LogLevel level, std::string_view message) noexcept {
   try {
     lines_.push_back({level, std::string(message)});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "senderwatch/log.h"
+#include "senderwatch/policy.h"
 
 namespace senderwatch::testing {
 
@@ -25,6 +26,10 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Settings for a store in dir/store that is never synced (durability none)
+// unless a test asks for another durability.
+StoreSettings TempStoreSettings(const TempDir& dir, Durability durability = Durability::kNone);
 
 class CapturingLogger final : public Logger {
  public:

@@ -34,15 +34,9 @@ using testing::CapturingLogger;
 using testing::ReadText;
 using testing::RunInChild;
 using testing::TempDir;
+using testing::TempStoreSettings;
 
 constexpr UnixSeconds kNow = 1764237600;  // 2025-11-27T10:00:00Z
-
-StoreSettings Settings(const TempDir& dir, Durability durability = Durability::kNone) {
-  StoreSettings settings;
-  settings.path = dir.Join("store");
-  settings.durability = durability;
-  return settings;
-}
 
 WriteMode CountRecipient(AccountRecord& record) {
   record.last_seen = kNow;
@@ -126,13 +120,25 @@ class RawEnv {
   lmdb::Env env_;
 };
 
+// Every LmdbStore test starts with an empty temporary directory, a fake
+// clock at kNow and a logger that captures; settings_ names a store in the
+// directory (durability none), and a test may change it before opening.
+class LmdbStore : public ::testing::Test {
+ protected:
+  std::unique_ptr<Store> Open(OpenMode mode = OpenMode::kReadWrite) {
+    return MustOpen(settings_, clock_, logger_, mode);
+  }
+
+  TempDir dir_;
+  ManualClock clock_{kNow};
+  CapturingLogger logger_;
+  StoreSettings settings_ = TempStoreSettings(dir_);
+};
+
 // ---- basics -------------------------------------------------------------------
 
-TEST(LmdbStore, RoundTripsEveryField) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  auto store = MustOpen(Settings(dir), clock, logger);
+TEST_F(LmdbStore, RoundTripsEveryField) {
+  auto store = Open();
   ASSERT_TRUE(store);
   auto network = ParseClientNetwork("192.0.2.77");
   ASSERT_TRUE(network);
@@ -144,7 +150,7 @@ TEST(LmdbStore, RoundTripsEveryField) {
     return LockIt(r);
   });
   ASSERT_TRUE(written) << written.error().message;
-  EXPECT_EQ(store->Location(), dir.Join("store"));
+  EXPECT_EQ(store->Location(), dir_.Join("store"));
 
   const auto read = store->Get("alice@example.org");
   ASSERT_TRUE(read) << read.error().message;
@@ -163,13 +169,13 @@ TEST(LmdbStore, RoundTripsEveryField) {
   EXPECT_EQ(r.evidence_after, kNow - 10);
 }
 
-TEST(LmdbStore, KeepsExactCountsAcrossReopen) {
+TEST_F(LmdbStore, KeepsExactCountsAcrossReopen) {
   for (const auto durability : {Durability::kAlways, Durability::kPeriodic, Durability::kNone}) {
     TempDir dir;
     ManualClock clock(kNow);
     CapturingLogger logger;
     for (int round = 1; round <= 3; ++round) {
-      auto store = MustOpen(Settings(dir, durability), clock, logger);
+      auto store = MustOpen(TempStoreSettings(dir, durability), clock, logger);
       ASSERT_TRUE(store);
       for (int i = 0; i < 30; ++i) ASSERT_TRUE(store->Update("alice", CountRecipient));
       const auto read = store->Get("alice");
@@ -179,32 +185,25 @@ TEST(LmdbStore, KeepsExactCountsAcrossReopen) {
   }
 }
 
-TEST(LmdbStore, CreatesDirectoryParentAndFilesWithGroupModes) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  StoreSettings settings = Settings(dir);
-  settings.path = dir.Join("db/senderwatch");  // the parent is missing too
+TEST_F(LmdbStore, CreatesDirectoryParentAndFilesWithGroupModes) {
+  settings_.path = dir_.Join("db/senderwatch");  // the parent is missing too
   const mode_t old_umask = ::umask(022);       // the CLI's usual umask
-  auto store = OpenLmdbStore(settings, clock, logger);
+  auto store = OpenLmdbStore(settings_, clock_, logger_);
   ::umask(old_umask);
   ASSERT_TRUE(store) << store.error().message;
   ASSERT_TRUE((*store)->Update("alice", LockIt));  // writes the journal too
-  EXPECT_EQ(ModeOf(dir.Join("db")), 0770u);
-  EXPECT_EQ(ModeOf(settings.path), 0770u);
-  EXPECT_EQ(ModeOf(settings.path + "/data.mdb"), 0660u);
-  EXPECT_EQ(ModeOf(settings.path + "/lock.mdb"), 0660u);
-  EXPECT_EQ(ModeOf(settings.path + "/locks.journal"), 0660u);
+  EXPECT_EQ(ModeOf(dir_.Join("db")), 0770u);
+  EXPECT_EQ(ModeOf(settings_.path), 0770u);
+  EXPECT_EQ(ModeOf(settings_.path + "/data.mdb"), 0660u);
+  EXPECT_EQ(ModeOf(settings_.path + "/lock.mdb"), 0660u);
+  EXPECT_EQ(ModeOf(settings_.path + "/locks.journal"), 0660u);
 }
 
-TEST(LmdbStore, NonRootCreatorMakesGroupWritableFiles) {
+TEST_F(LmdbStore, NonRootCreatorMakesGroupWritableFiles) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
-  ASSERT_EQ(::mkdir(settings.path.c_str(), 0770), 0);
-  ASSERT_EQ(::chown(settings.path.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(settings_.path.c_str(), 0770), 0);
+  ASSERT_EQ(::chown(settings_.path.c_str(), 65534, 65534), 0);
   std::string message;
   const int code = RunInChild(
       [&](std::string& out) {
@@ -213,7 +212,7 @@ TEST(LmdbStore, NonRootCreatorMakesGroupWritableFiles) {
         }
         ::umask(022);  // an admin's shell, not Exim's umask 000
         NullLogger quiet;
-        auto store = OpenLmdbStore(settings, clock, quiet);
+        auto store = OpenLmdbStore(settings_, clock_, quiet);
         if (!store) {
           out = store.error().message;
           return 1;
@@ -226,41 +225,37 @@ TEST(LmdbStore, NonRootCreatorMakesGroupWritableFiles) {
   if (code == 2) GTEST_SKIP() << "cannot drop privileges here";
   ASSERT_EQ(code, 0) << message;
   for (const char* name : {"/data.mdb", "/lock.mdb", "/locks.journal", "/rebuild.lock"}) {
-    EXPECT_EQ(ModeOf(settings.path + name), 0660u) << name;
+    EXPECT_EQ(ModeOf(settings_.path + name), 0660u) << name;
   }
 }
 
-TEST(LmdbStore, RootGivesItsFilesToTheDirectoryOwner) {
+TEST_F(LmdbStore, RootGivesItsFilesToTheDirectoryOwner) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  ASSERT_EQ(::mkdir(settings.path.c_str(), 0770), 0);
+  ASSERT_EQ(::mkdir(settings_.path.c_str(), 0770), 0);
   const uid_t exim_uid = 65534;  // stands in for Debian-exim
   const gid_t exim_gid = 65534;
-  ASSERT_EQ(::chown(settings.path.c_str(), exim_uid, exim_gid), 0);
+  ASSERT_EQ(::chown(settings_.path.c_str(), exim_uid, exim_gid), 0);
   // Files left by an earlier root run with umask 022: root:root 0644.
   for (const char* name : {"/data.mdb", "/lock.mdb"}) {
-    const int fd = ::open((settings.path + name).c_str(), O_CREAT | O_WRONLY, 0644);
+    const int fd = ::open((settings_.path + name).c_str(), O_CREAT | O_WRONLY, 0644);
     ASSERT_GE(fd, 0);
     ::fchmod(fd, 0644);
     ::close(fd);
   }
   {
-    auto store = MustOpen(settings, clock, logger);
+    auto store = Open();
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->Update("alice", LockIt));
   }
   for (const char* name : {"/data.mdb", "/lock.mdb", "/locks.journal", "/rebuild.lock"}) {
     struct stat st {};
-    ASSERT_EQ(::stat((settings.path + name).c_str(), &st), 0) << name;
+    ASSERT_EQ(::stat((settings_.path + name).c_str(), &st), 0) << name;
     EXPECT_EQ(st.st_uid, exim_uid) << name;
     EXPECT_EQ(st.st_gid, exim_gid) << name;
     EXPECT_EQ(st.st_mode & 07777, 0660u) << name;
   }
   // And the Exim user can now use the store root touched.
-  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
   std::string message;
   const int code = RunInChild(
       [&](std::string& out) {
@@ -269,7 +264,7 @@ TEST(LmdbStore, RootGivesItsFilesToTheDirectoryOwner) {
           return 2;
         }
         NullLogger quiet;
-        auto store = OpenLmdbStore(settings, clock, quiet);
+        auto store = OpenLmdbStore(settings_, clock_, quiet);
         if (!store) {
           out = store.error().message;
           return 1;
@@ -282,18 +277,14 @@ TEST(LmdbStore, RootGivesItsFilesToTheDirectoryOwner) {
   EXPECT_EQ(code, 0) << message;
 }
 
-TEST(LmdbStore, PermissionProblemNamesThePathAndTheFix) {
+TEST_F(LmdbStore, PermissionProblemNamesThePathAndTheFix) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
   {
     // Created by root in a root-owned directory: unusable by anyone else.
-    auto store = MustOpen(settings, clock, logger);
+    auto store = Open();
     ASSERT_TRUE(store);
   }
-  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
   std::string message;
   const int code = RunInChild(
       [&](std::string& out) {
@@ -301,7 +292,7 @@ TEST(LmdbStore, PermissionProblemNamesThePathAndTheFix) {
           return 2;
         }
         NullLogger quiet;
-        auto store = OpenLmdbStore(settings, clock, quiet);
+        auto store = OpenLmdbStore(settings_, clock_, quiet);
         if (store) return 0;
         out = store.error().message;
         return store.error().kind == ErrorKind::kStoreOpen ? 1 : 3;
@@ -309,52 +300,40 @@ TEST(LmdbStore, PermissionProblemNamesThePathAndTheFix) {
       &message);
   if (code == 2) GTEST_SKIP() << "cannot drop privileges here";
   ASSERT_EQ(code, 1) << message;
-  EXPECT_NE(message.find("cannot open store " + settings.path + ": "), std::string::npos)
+  EXPECT_NE(message.find("cannot open store " + settings_.path + ": "), std::string::npos)
       << message;
   EXPECT_NE(message.find("Permission denied"), std::string::npos) << message;
   EXPECT_NE(message.find("chown Debian-exim:Debian-exim, mode 0770/0660"), std::string::npos)
       << message;
 }
 
-TEST(LmdbStore, MissingStoreInReadOnlyModeNamesThePath) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  auto store = OpenLmdbStore(settings, clock, logger, OpenMode::kReadOnly);
+TEST_F(LmdbStore, MissingStoreInReadOnlyModeNamesThePath) {
+  auto store = OpenLmdbStore(settings_, clock_, logger_, OpenMode::kReadOnly);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().kind, ErrorKind::kStoreOpen);
-  EXPECT_NE(store.error().message.find(settings.path), std::string::npos)
+  EXPECT_NE(store.error().message.find(settings_.path), std::string::npos)
       << store.error().message;
-  EXPECT_FALSE(fs::exists(settings.path));  // read-only creates nothing
+  EXPECT_FALSE(fs::exists(settings_.path));  // read-only creates nothing
 }
 
-TEST(LmdbStore, DataFileThatIsADirectoryIsAnOpenError) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  ASSERT_TRUE(fs::create_directories(settings.path + "/data.mdb"));
-  auto store = OpenLmdbStore(settings, clock, logger);
+TEST_F(LmdbStore, DataFileThatIsADirectoryIsAnOpenError) {
+  ASSERT_TRUE(fs::create_directories(settings_.path + "/data.mdb"));
+  auto store = OpenLmdbStore(settings_, clock_, logger_);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().kind, ErrorKind::kStoreOpen);
-  EXPECT_NE(store.error().message.find("cannot open store " + settings.path),
+  EXPECT_NE(store.error().message.find("cannot open store " + settings_.path),
             std::string::npos)
       << store.error().message;
-  EXPECT_TRUE(fs::is_directory(settings.path + "/data.mdb"));  // not "repaired"
+  EXPECT_TRUE(fs::is_directory(settings_.path + "/data.mdb"));  // not "repaired"
 }
 
-TEST(LmdbStore, ReadOnlyStoreReadsAndRefusesWrites) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
+TEST_F(LmdbStore, ReadOnlyStoreReadsAndRefusesWrites) {
   {
-    auto store = MustOpen(settings, clock, logger);
+    auto store = Open();
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->Update("alice", CountRecipient));
   }
-  auto store = MustOpen(settings, clock, logger, OpenMode::kReadOnly);
+  auto store = Open(OpenMode::kReadOnly);
   ASSERT_TRUE(store);
   const auto read = store->Get("alice");
   ASSERT_TRUE(read && read->has_value());
@@ -366,35 +345,29 @@ TEST(LmdbStore, ReadOnlyStoreReadsAndRefusesWrites) {
   EXPECT_TRUE(store->Stats());
 }
 
-TEST(LmdbStore, RefusesASecondEnvironmentInOneProcess) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  auto first = MustOpen(Settings(dir), clock, logger);
+TEST_F(LmdbStore, RefusesASecondEnvironmentInOneProcess) {
+  auto first = Open();
   ASSERT_TRUE(first);
-  auto second = OpenLmdbStore(Settings(dir), clock, logger);
+  auto second = OpenLmdbStore(settings_, clock_, logger_);
   ASSERT_FALSE(second);
   EXPECT_NE(second.error().message.find("already open in this process"), std::string::npos);
   first.reset();
-  EXPECT_TRUE(OpenLmdbStore(Settings(dir), clock, logger));  // fine once closed
+  EXPECT_TRUE(OpenLmdbStore(settings_, clock_, logger_));  // fine once closed
 }
 
 // ---- durability ------------------------------------------------------------------
 
-TEST(LmdbStore, PeriodicSyncTimeIsSharedThroughTheStore) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  StoreSettings settings = Settings(dir, Durability::kPeriodic);
-  settings.sync_interval_seconds = 30;
+TEST_F(LmdbStore, PeriodicSyncTimeIsSharedThroughTheStore) {
+  settings_.durability = Durability::kPeriodic;
+  settings_.sync_interval_seconds = 30;
   auto last_sync = [&] {
-    RawEnv raw(settings.path);
+    RawEnv raw(settings_.path);
     const auto value = raw.Get("meta", "last_sync");
     return value ? coding::DecodeInt64(*value).value_or(-2) : -1;
   };
   auto update_at = [&](UnixSeconds t, Store::Mutator mutate) {
-    clock.Set(t);
-    auto store = MustOpen(settings, clock, logger);  // a short-lived process
+    clock_.Set(t);
+    auto store = Open();  // a short-lived process
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->Update("alice", mutate));
   };
@@ -410,39 +383,29 @@ TEST(LmdbStore, PeriodicSyncTimeIsSharedThroughTheStore) {
   EXPECT_EQ(last_sync(), kNow + 31);  // a lock is always synced
 }
 
-TEST(LmdbStore, StoreFormatIsRecordedInMeta) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  { ASSERT_TRUE(MustOpen(Settings(dir), clock, logger)); }
-  RawEnv raw(Settings(dir).path);
+TEST_F(LmdbStore, StoreFormatIsRecordedInMeta) {
+  { ASSERT_TRUE(Open()); }
+  RawEnv raw(settings_.path);
   EXPECT_EQ(raw.Get("meta", "format"), std::string("\x01\x00\x00\x00", 4));
   const auto created = raw.Get("meta", "created");
   ASSERT_TRUE(created);
   EXPECT_EQ(coding::DecodeInt64(*created), kNow);
 }
 
-TEST(LmdbStore, RefusesAStoreOfANewerFormat) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  { ASSERT_TRUE(MustOpen(Settings(dir), clock, logger)); }
-  { RawEnv(Settings(dir).path).Put("meta", "format", std::string("\x02\x00\x00\x00", 4)); }
-  auto store = OpenLmdbStore(Settings(dir), clock, logger);
+TEST_F(LmdbStore, RefusesAStoreOfANewerFormat) {
+  { ASSERT_TRUE(Open()); }
+  { RawEnv(settings_.path).Put("meta", "format", std::string("\x02\x00\x00\x00", 4)); }
+  auto store = OpenLmdbStore(settings_, clock_, logger_);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().kind, ErrorKind::kUnsupported);
-  EXPECT_TRUE(fs::exists(Settings(dir).path + "/data.mdb"));  // not set aside
+  EXPECT_TRUE(fs::exists(settings_.path + "/data.mdb"));  // not set aside
 }
 
 // ---- the lock journal --------------------------------------------------------------
 
-TEST(LmdbStore, JournalFollowsLockChangesOnly) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  const std::string journal = settings.path + "/locks.journal";
-  auto store = MustOpen(settings, clock, logger);
+TEST_F(LmdbStore, JournalFollowsLockChangesOnly) {
+  const std::string journal = settings_.path + "/locks.journal";
+  auto store = Open();
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->Update("alice", CountRecipient));
   EXPECT_FALSE(fs::exists(journal));  // counters never touch it
@@ -474,25 +437,21 @@ void WriteRandomBytes(const std::string& path, size_t size) {
   out << bytes;
 }
 
-TEST(LmdbStore, KeepsLockAcrossRebuild) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
+TEST_F(LmdbStore, KeepsLockAcrossRebuild) {
   {
-    auto store = MustOpen(settings, clock, logger);
+    auto store = Open();
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->Update("alice", CountRecipient));
     ASSERT_TRUE(store->Update("mallory", LockIt));
     ASSERT_TRUE(store->Update("bob", LockIt));
     ASSERT_TRUE(store->Update("bob", Unlock));
   }
-  WriteRandomBytes(settings.path + "/data.mdb", 64 * 1024);
-  clock.Set(kNow + 100);
+  WriteRandomBytes(settings_.path + "/data.mdb", 64 * 1024);
+  clock_.Set(kNow + 100);
 
-  auto store = MustOpen(settings, clock, logger);
+  auto store = Open();
   ASSERT_TRUE(store);
-  EXPECT_TRUE(fs::exists(settings.path + "/data.mdb.corrupt-" + std::to_string(kNow + 100)));
+  EXPECT_TRUE(fs::exists(settings_.path + "/data.mdb.corrupt-" + std::to_string(kNow + 100)));
   const auto mallory = store->Get("mallory");
   ASSERT_TRUE(mallory && mallory->has_value());
   EXPECT_TRUE((*mallory)->lock.locked);
@@ -507,10 +466,10 @@ TEST(LmdbStore, KeepsLockAcrossRebuild) {
   ASSERT_TRUE(bob);
   EXPECT_FALSE(bob->has_value());
 
-  ASSERT_FALSE(logger.lines().empty());
-  const auto& line = logger.lines().back();
+  ASSERT_FALSE(logger_.lines().empty());
+  const auto& line = logger_.lines().back();
   EXPECT_EQ(line.level, LogLevel::kError);
-  EXPECT_NE(line.text.find("store " + settings.path + " was corrupt ("), std::string::npos)
+  EXPECT_NE(line.text.find("store " + settings_.path + " was corrupt ("), std::string::npos)
       << line.text;
   EXPECT_NE(line.text.find("MDB_INVALID"), std::string::npos) << line.text;
   EXPECT_NE(line.text.find("set aside as data.mdb.corrupt-" + std::to_string(kNow + 100)),
@@ -521,33 +480,25 @@ TEST(LmdbStore, KeepsLockAcrossRebuild) {
   // The rebuilt store works and is reopened without another rebuild.
   ASSERT_TRUE(store->Update("alice", CountRecipient));
   store.reset();
-  const size_t lines = logger.lines().size();
-  store = MustOpen(settings, clock, logger);
+  const size_t lines = logger_.lines().size();
+  store = Open();
   ASSERT_TRUE(store);
-  EXPECT_EQ(logger.lines().size(), lines);
+  EXPECT_EQ(logger_.lines().size(), lines);
 }
 
-TEST(LmdbStore, RebuildsATruncatedDataFile) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }
-  WriteRandomBytes(settings.path + "/data.mdb", 100);  // shorter than a page
-  auto store = MustOpen(settings, clock, logger);
+TEST_F(LmdbStore, RebuildsATruncatedDataFile) {
+  { ASSERT_TRUE(Open()); }
+  WriteRandomBytes(settings_.path + "/data.mdb", 100);  // shorter than a page
+  auto store = Open();
   ASSERT_TRUE(store);
-  EXPECT_TRUE(logger.Contains("was corrupt"));
-  EXPECT_TRUE(logger.Contains("rebuilt with 0 locks restored"));
+  EXPECT_TRUE(logger_.Contains("was corrupt"));
+  EXPECT_TRUE(logger_.Contains("rebuilt with 0 locks restored"));
   EXPECT_TRUE(store->Update("alice", CountRecipient));
 }
 
-TEST(LmdbStore, RebuildsWhenTheTreeIsDamaged) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
+TEST_F(LmdbStore, RebuildsWhenTheTreeIsDamaged) {
   {
-    auto store = MustOpen(settings, clock, logger);
+    auto store = Open();
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->Update("mallory", LockIt));
     for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->Update("u" + std::to_string(i), CountRecipient));
@@ -557,7 +508,7 @@ TEST(LmdbStore, RebuildsWhenTheTreeIsDamaged) {
   // mdb_env_open succeeds and the first transaction finds the damage.
   // (Random bytes instead of zeros can crash LMDB itself, which trusts the
   // offsets inside its pages; LMDB has no checksums.)
-  const std::string data = settings.path + "/data.mdb";
+  const std::string data = settings_.path + "/data.mdb";
   const auto size = fs::file_size(data);
   {
     std::fstream file(data, std::ios::in | std::ios::out | std::ios::binary);
@@ -567,75 +518,63 @@ TEST(LmdbStore, RebuildsWhenTheTreeIsDamaged) {
       file.write(page.data(), static_cast<std::streamsize>(page.size()));
     }
   }
-  auto store = MustOpen(settings, clock, logger);
+  auto store = Open();
   ASSERT_TRUE(store);
-  EXPECT_TRUE(logger.Contains("was corrupt (mdb_dbi_open: MDB_CORRUPTED"))
-      << (logger.lines().empty() ? "" : logger.lines().back().text);
-  EXPECT_TRUE(logger.Contains("rebuilt with 1 locks restored"));
+  EXPECT_TRUE(logger_.Contains("was corrupt (mdb_dbi_open: MDB_CORRUPTED"))
+      << (logger_.lines().empty() ? "" : logger_.lines().back().text);
+  EXPECT_TRUE(logger_.Contains("rebuilt with 1 locks restored"));
   const auto mallory = store->Get("mallory");
   ASSERT_TRUE(mallory && mallory->has_value());
   EXPECT_TRUE((*mallory)->lock.locked);
 }
 
-TEST(LmdbStore, NewStoreTakesTheLocksOfAnExistingJournal) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
+TEST_F(LmdbStore, NewStoreTakesTheLocksOfAnExistingJournal) {
   {
-    auto store = MustOpen(settings, clock, logger);
+    auto store = Open();
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->Update("mallory", LockIt));
   }
-  ASSERT_TRUE(fs::remove(settings.path + "/data.mdb"));
-  ASSERT_TRUE(fs::remove(settings.path + "/lock.mdb"));
-  auto store = MustOpen(settings, clock, logger);
+  ASSERT_TRUE(fs::remove(settings_.path + "/data.mdb"));
+  ASSERT_TRUE(fs::remove(settings_.path + "/lock.mdb"));
+  auto store = Open();
   ASSERT_TRUE(store);
-  EXPECT_TRUE(logger.Contains("created anew; 1 locks restored from the lock journal"));
+  EXPECT_TRUE(logger_.Contains("created anew; 1 locks restored from the lock journal"));
   const auto mallory = store->Get("mallory");
   ASSERT_TRUE(mallory && mallory->has_value());
   EXPECT_TRUE((*mallory)->lock.locked);
 }
 
-TEST(LmdbStore, ReadOnlyModeNeverRebuilds) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }
-  WriteRandomBytes(settings.path + "/data.mdb", 64 * 1024);
-  auto store = OpenLmdbStore(settings, clock, logger, OpenMode::kReadOnly);
+TEST_F(LmdbStore, ReadOnlyModeNeverRebuilds) {
+  { ASSERT_TRUE(Open()); }
+  WriteRandomBytes(settings_.path + "/data.mdb", 64 * 1024);
+  auto store = OpenLmdbStore(settings_, clock_, logger_, OpenMode::kReadOnly);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().kind, ErrorKind::kStoreCorrupt);
   EXPECT_EQ(store.error().code, MDB_INVALID);
-  EXPECT_NE(store.error().message.find("cannot open store " + settings.path +
+  EXPECT_NE(store.error().message.find("cannot open store " + settings_.path +
                                        ": mdb_env_open: MDB_INVALID"),
             std::string::npos)
       << store.error().message;
   size_t files = 0;
-  for (const auto& entry : fs::directory_iterator(settings.path)) {
+  for (const auto& entry : fs::directory_iterator(settings_.path)) {
     EXPECT_EQ(entry.path().filename().string().find("corrupt"), std::string::npos);
     ++files;
   }
   EXPECT_GT(files, 0u);
 }
 
-TEST(LmdbStore, ReportsUndecodableRecordsWithoutOverwritingThem) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  { ASSERT_TRUE(MustOpen(settings, clock, logger)->Update("alice", CountRecipient)); }
+TEST_F(LmdbStore, ReportsUndecodableRecordsWithoutOverwritingThem) {
+  { ASSERT_TRUE(Open()->Update("alice", CountRecipient)); }
   const std::string garbage = "not a record at all";
   std::string newer = "SWR";
   newer += '\x09';  // a record version from the future
   newer += std::string(2000, '\x5a');
   {
-    RawEnv raw(settings.path);
+    RawEnv raw(settings_.path);
     raw.Put("records", "broken", garbage);
     raw.Put("records", "future", newer);
   }
-  auto store = MustOpen(settings, clock, logger);
+  auto store = Open();
   ASSERT_TRUE(store);
 
   bool called = false;
@@ -666,14 +605,14 @@ TEST(LmdbStore, ReportsUndecodableRecordsWithoutOverwritingThem) {
   EXPECT_EQ(seen, std::vector<std::string>{"alice"});
   store.reset();
   {
-    RawEnv raw(settings.path);
+    RawEnv raw(settings_.path);
     EXPECT_EQ(raw.Get("records", "broken"), garbage);  // untouched
     EXPECT_EQ(raw.Get("records", "future"), newer);
   }
 
   // Prune sets damaged records aside (never deletes them) and keeps those of
   // a newer senderwatch in place.
-  store = MustOpen(settings, clock, logger);
+  store = Open();
   ASSERT_TRUE(store);
   const auto pruned = store->Prune(kNow);
   ASSERT_TRUE(pruned) << pruned.error().message;
@@ -689,7 +628,7 @@ TEST(LmdbStore, ReportsUndecodableRecordsWithoutOverwritingThem) {
   EXPECT_EQ((*listed)[1].set_aside_at, kNow);
   EXPECT_EQ((*listed)[1].bytes, garbage.size());
   store.reset();
-  RawEnv raw(settings.path);
+  RawEnv raw(settings_.path);
   EXPECT_FALSE(raw.Get("records", "broken").has_value());
   EXPECT_EQ(raw.Get("records", "future"), newer);
   const auto aside = raw.Get("aside", "broken");
@@ -699,18 +638,14 @@ TEST(LmdbStore, ReportsUndecodableRecordsWithoutOverwritingThem) {
 
 // ---- a full map ---------------------------------------------------------------------
 
-TEST(LmdbStore, FullMapPrunesThenReportsStoreFull) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  StoreSettings settings = Settings(dir);
-  settings.max_size = 256 * 1024;
-  settings.retention_seconds = 3600;
-  auto store = MustOpen(settings, clock, logger);
+TEST_F(LmdbStore, FullMapPrunesThenReportsStoreFull) {
+  settings_.max_size = 256 * 1024;
+  settings_.retention_seconds = 3600;
+  auto store = Open();
   ASSERT_TRUE(store);
   auto touch = [&](AccountRecord& r) {
-    r.last_seen = clock.Now();
-    r.Count(Counter::kRecipients, clock.Now());
+    r.last_seen = clock_.Now();
+    r.Count(Counter::kRecipients, clock_.Now());
     return WriteMode::kSoft;
   };
   ASSERT_TRUE(store->Update("locked", [&](AccountRecord& r) {
@@ -730,14 +665,14 @@ TEST(LmdbStore, FullMapPrunesThenReportsStoreFull) {
     ASSERT_LT(first_fill, 10000) << "the map never filled";
   }
   EXPECT_EQ(error.kind, ErrorKind::kStoreFull) << error.message;
-  EXPECT_NE(error.message.find("store " + settings.path + " is full"), std::string::npos)
+  EXPECT_NE(error.message.find("store " + settings_.path + " is full"), std::string::npos)
       << error.message;
   EXPECT_NE(error.message.find("MDB_MAP_FULL"), std::string::npos) << error.message;
   EXPECT_GT(first_fill, 20);
   // Right after a fruitless prune, a full store fails at once: no scan of
   // every record for each recipient.
-  const size_t lines_after_fill = logger.lines().size();
-  clock.Advance(30);
+  const size_t lines_after_fill = logger_.lines().size();
+  clock_.Advance(30);
   // (A few writes may still fit in pages the failed prune's bookkeeping left.)
   int late = 0;
   auto again = store->Update("late-0", touch);
@@ -746,22 +681,22 @@ TEST(LmdbStore, FullMapPrunesThenReportsStoreFull) {
   EXPECT_EQ(again.error().kind, ErrorKind::kStoreFull);
   EXPECT_NE(again.error().message.find("a prune less than 60s ago"), std::string::npos)
       << again.error().message;
-  EXPECT_EQ(logger.lines().size(), lines_after_fill);
+  EXPECT_EQ(logger_.lines().size(), lines_after_fill);
 
   // Later the old records are stale: the write that finds the map full
   // prunes them and succeeds.
-  clock.Advance(2 * 3600);
-  const size_t lines_before = logger.lines().size();
+  clock_.Advance(2 * 3600);
+  const size_t lines_before = logger_.lines().size();
   int second_fill = 0;
-  for (; logger.lines().size() == lines_before; ++second_fill) {
+  for (; logger_.lines().size() == lines_before; ++second_fill) {
     auto fresh = store->Update("fresh-" + std::to_string(second_fill), touch);
     ASSERT_TRUE(fresh) << second_fill << ": " << fresh.error().message;
     ASSERT_LT(second_fill, first_fill) << "never pruned";
   }
-  EXPECT_NE(logger.lines().back().text.find("pruned " + std::to_string(first_fill + late) +
+  EXPECT_NE(logger_.lines().back().text.find("pruned " + std::to_string(first_fill + late) +
                                             " of "),
             std::string::npos)
-      << logger.lines().back().text;
+      << logger_.lines().back().text;
   const auto gone = store->Get("old-0");
   ASSERT_TRUE(gone);
   EXPECT_FALSE(gone->has_value());
@@ -788,20 +723,17 @@ TEST(LmdbStore, FullMapPrunesThenReportsStoreFull) {
   // never more.
   const auto stats = store->Stats();
   ASSERT_TRUE(stats);
-  const uint64_t headroom = std::max<uint64_t>(settings.max_size / 32, 64 * 4096);
+  const uint64_t headroom = std::max<uint64_t>(settings_.max_size / 32, 64 * 4096);
   EXPECT_LE(stats->used_bytes, stats->map_size);
-  EXPECT_GE(stats->map_size, settings.max_size);
-  EXPECT_LE(stats->map_size, settings.max_size + headroom);
-  EXPECT_LE(stats->file_bytes, settings.max_size + headroom);
+  EXPECT_GE(stats->map_size, settings_.max_size);
+  EXPECT_LE(stats->map_size, settings_.max_size + headroom);
+  EXPECT_LE(stats->file_bytes, settings_.max_size + headroom);
 }
 
-TEST(LmdbStore, AdoptsAMapGrownByAnotherProcess) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  StoreSettings small = Settings(dir);
+TEST_F(LmdbStore, AdoptsAMapGrownByAnotherProcess) {
+  StoreSettings small = TempStoreSettings(dir_);
   small.max_size = 256 * 1024;
-  auto store = MustOpen(small, clock, logger);
+  auto store = MustOpen(small, clock_, logger_);
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->Update("alice", CountRecipient));
   // A process configured with a larger map writes past this one's map.
@@ -811,7 +743,7 @@ TEST(LmdbStore, AdoptsAMapGrownByAnotherProcess) {
   ASSERT_EQ(RunInChild(
                 [&](std::string& out) {
                   NullLogger quiet;
-                  auto other = OpenLmdbStore(large, clock, quiet);
+                  auto other = OpenLmdbStore(large, clock_, quiet);
                   if (!other) {
                     out = other.error().message;
                     return 1;
@@ -845,12 +777,8 @@ TEST(LmdbStore, AdoptsAMapGrownByAnotherProcess) {
 
 // ---- Stats ----------------------------------------------------------------------------
 
-TEST(LmdbStore, StatsDescribeTheStore) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  auto store = MustOpen(settings, clock, logger);
+TEST_F(LmdbStore, StatsDescribeTheStore) {
+  auto store = Open();
   ASSERT_TRUE(store);
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->Update("u" + std::to_string(i), CountRecipient));
   ASSERT_TRUE(store->Update("old", [](AccountRecord& r) {
@@ -865,24 +793,20 @@ TEST(LmdbStore, StatsDescribeTheStore) {
   }));
   const auto stats = store->Stats();
   ASSERT_TRUE(stats) << stats.error().message;
-  EXPECT_EQ(stats->location, settings.path);
+  EXPECT_EQ(stats->location, settings_.path);
   EXPECT_EQ(stats->records, 23u);
   EXPECT_EQ(stats->locked, 1u);
   EXPECT_EQ(stats->oldest_activity, kNow - 5000);
-  EXPECT_EQ(stats->map_size, settings.max_size);
+  EXPECT_EQ(stats->map_size, settings_.max_size);
   EXPECT_GT(stats->used_bytes, 23u * 1000);
   EXPECT_GE(stats->file_bytes, stats->used_bytes);
-  EXPECT_EQ(stats->file_bytes, fs::file_size(settings.path + "/data.mdb"));
+  EXPECT_EQ(stats->file_bytes, fs::file_size(settings_.path + "/data.mdb"));
 }
 
 // ---- processes ----------------------------------------------------------------------
 
-TEST(LmdbStore, ConcurrentProcessesCountExactly) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }  // create it once
+TEST_F(LmdbStore, ConcurrentProcessesCountExactly) {
+  { ASSERT_TRUE(Open()); }  // create it once
   constexpr int kProcesses = 8;
   constexpr int kIncrements = 250;
   std::vector<pid_t> children;
@@ -898,13 +822,13 @@ TEST(LmdbStore, ConcurrentProcessesCountExactly) {
           std::fprintf(stderr, "child: %s\n", e.message.c_str());
           ::_exit(exit_code);
         };
-        auto store = OpenLmdbStore(settings, clock, quiet);
+        auto store = OpenLmdbStore(settings_, clock_, quiet);
         if (!store) fail(1, store.error());
         for (int i = 0; i < kIncrements; ++i) {
           // Half of them reopen between calls, like Exim's processes.
           if (p % 2 == 1 && i % 50 == 0) {
             store->reset();
-            store = OpenLmdbStore(settings, clock, quiet);
+            store = OpenLmdbStore(settings_, clock_, quiet);
             if (!store) fail(2, store.error());
           }
           if (auto r = (*store)->Update("shared", CountRecipient); !r) fail(3, r.error());
@@ -921,7 +845,7 @@ TEST(LmdbStore, ConcurrentProcessesCountExactly) {
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
-  auto store = MustOpen(settings, clock, logger);
+  auto store = Open();
   ASSERT_TRUE(store);
   const auto read = store->Get("shared");
   ASSERT_TRUE(read && read->has_value());
@@ -947,13 +871,9 @@ bool WaitsForExclusiveFlock(pid_t pid) {
 // opener; the child's close must wait for it. (Reproduce the LMDB race
 // itself with an LMDB 0.9.31 built from source in LD_LIBRARY_PATH and
 // ConcurrentProcessesCountExactly repeated.)
-TEST(LmdbStore, ClosingWaitsWhileAnotherProcessIsOpening) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  { ASSERT_TRUE(MustOpen(settings, clock, logger)); }  // create it once
-  const int opening = ::open((settings.path + "/rebuild.lock").c_str(), O_RDONLY | O_CLOEXEC);
+TEST_F(LmdbStore, ClosingWaitsWhileAnotherProcessIsOpening) {
+  { ASSERT_TRUE(Open()); }  // create it once
+  const int opening = ::open((settings_.path + "/rebuild.lock").c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(opening, 0);
   ASSERT_EQ(::flock(opening, LOCK_SH), 0);
   int progress[2];
@@ -964,7 +884,7 @@ TEST(LmdbStore, ClosingWaitsWhileAnotherProcessIsOpening) {
     ::close(progress[0]);
     ::close(opening);  // the lock belongs to the parent's descriptor alone
     NullLogger quiet;
-    auto store = OpenLmdbStore(settings, clock, quiet);
+    auto store = OpenLmdbStore(settings_, clock_, quiet);
     if (!store) ::_exit(1);
     (void)!::write(progress[1], "o", 1);
     store->reset();
@@ -994,15 +914,11 @@ TEST(LmdbStore, ClosingWaitsWhileAnotherProcessIsOpening) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
-TEST(LmdbStore, ProcessesDyingInsideReadsLeaveNoStaleReaders) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
+TEST_F(LmdbStore, ProcessesDyingInsideReadsLeaveNoStaleReaders) {
   // This process keeps the store open throughout, as some Exim process
   // always does; otherwise each opener would find the lock file unused and
   // reset its reader table.
-  auto keeper = MustOpen(settings, clock, logger);
+  auto keeper = Open();
   ASSERT_TRUE(keeper);
   ASSERT_TRUE(keeper->Update("alice", CountRecipient));
   // More processes than reader slots (1024), each _exit()ing in the middle of
@@ -1016,7 +932,7 @@ TEST(LmdbStore, ProcessesDyingInsideReadsLeaveNoStaleReaders) {
     const int code = RunInChild(
         [&](std::string& out) {
           NullLogger quiet;
-          auto store = OpenLmdbStore(settings, clock, quiet);
+          auto store = OpenLmdbStore(settings_, clock_, quiet);
           if (!store) {
             out = store.error().message;
             return 1;
@@ -1042,12 +958,8 @@ TEST(LmdbStore, ProcessesDyingInsideReadsLeaveNoStaleReaders) {
   EXPECT_TRUE(keeper->Update("alice", CountRecipient));
 }
 
-TEST(LmdbStore, ForkedChildNeitherUsesNorReleasesTheParentsEnvironment) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  CapturingLogger logger;
-  const StoreSettings settings = Settings(dir);
-  auto store = MustOpen(settings, clock, logger);
+TEST_F(LmdbStore, ForkedChildNeitherUsesNorReleasesTheParentsEnvironment) {
+  auto store = Open();
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->Update("alice", CountRecipient));
   const pid_t parent = ::getpid();
@@ -1068,7 +980,7 @@ TEST(LmdbStore, ForkedChildNeitherUsesNorReleasesTheParentsEnvironment) {
     // reader slot, which the first child must not have released.
     reader_code = RunInChild([&](std::string& out) {
       auto env = lmdb::Env::Create();
-      if (!env || !env->SetMaxDbs(4) || !env->Open(settings.path, MDB_NOTLS, 0660)) return 2;
+      if (!env || !env->SetMaxDbs(4) || !env->Open(settings_.path, MDB_NOTLS, 0660)) return 2;
       mdb_reader_list(
           env->get(),
           [](const char* msg, void* ctx) -> int {

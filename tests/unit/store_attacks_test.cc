@@ -35,17 +35,12 @@ using testing::CapturingLogger;
 using testing::ReadText;
 using testing::RunInChild;
 using testing::TempDir;
+using testing::TempStoreSettings;
 
 constexpr UnixSeconds kNow = 1764237600;  // 2025-11-27T10:00:00Z
 constexpr uid_t kOwnerUid = 65534;        // stands in for Debian-exim
 constexpr gid_t kOwnerGid = 65534;
 
-StoreSettings Settings(const TempDir& dir) {
-  StoreSettings settings;
-  settings.path = dir.Join("store");
-  settings.durability = Durability::kNone;
-  return settings;
-}
 
 
 // Reads or replaces one value with LMDB directly, as another program would.
@@ -108,18 +103,28 @@ std::string LockThenDamage(const StoreSettings& settings, const Clock& clock,
 }
 
 
+// The tests start from an empty directory, a fake clock at kNow and
+// settings_ naming a store in it; those that need several stores make their
+// own.
+class StoreAttacks : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  ManualClock clock_{kNow};
+  StoreSettings settings_ = TempStoreSettings(dir_);
+};
+
 // ---- item 3: an undecodable record never releases a lock ----------------------
 
 using Damage = std::function<std::string(std::string)>;
 const std::vector<std::pair<std::string, Damage>> kDamages = {{"trailing byte", Damaged},
                                                               {"version 3", Newer}};
 
-TEST(StoreAttacks, UndecodableRecordOfALockedAccountIsStillLocked) {
+TEST_F(StoreAttacks, UndecodableRecordOfALockedAccountIsStillLocked) {
   for (const auto& [name, damage] : kDamages) {
     for (const OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
       TempDir dir;
       ManualClock clock(kNow);
-      const StoreSettings settings = Settings(dir);
+      const StoreSettings settings = TempStoreSettings(dir);
       LockThenDamage(settings, clock, "alice", damage);
       CapturingLogger logger;
       auto store = OpenLmdbStore(settings, clock, logger, mode);
@@ -134,37 +139,34 @@ TEST(StoreAttacks, UndecodableRecordOfALockedAccountIsStillLocked) {
   }
 }
 
-TEST(StoreAttacks, DamagedRecordOfAnUnlockedAccountIsAnErrorNotAbsent) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  LockThenDamage(settings, clock, "alice", Damaged);
+TEST_F(StoreAttacks, DamagedRecordOfAnUnlockedAccountIsAnErrorNotAbsent) {
+  LockThenDamage(settings_, clock_, "alice", Damaged);
   {
     NullLogger quiet;
-    auto store = OpenLmdbStore(settings, clock, quiet);
+    auto store = OpenLmdbStore(settings_, clock_, quiet);
     ASSERT_TRUE(store);
     // The journal no longer lists alice (released), the record stays damaged.
     ASSERT_TRUE((*store)->Prune(kNow));  // sets it aside, restores the lock
     const Policy policy = DefaultPolicy();
-    Engine engine(policy, **store, clock, quiet);
+    Engine engine(policy, **store, clock_, quiet);
     ASSERT_TRUE(engine.Unlock("alice", "password changed", "jane", false));
   }
-  auto raw = RawGet(settings.path, "records", "alice");
+  auto raw = RawGet(settings_.path, "records", "alice");
   ASSERT_TRUE(raw.has_value());
-  RawPut(settings.path, "records", "alice", Damaged(*raw));
+  RawPut(settings_.path, "records", "alice", Damaged(*raw));
   NullLogger quiet;
-  auto store = OpenLmdbStore(settings, clock, quiet);
+  auto store = OpenLmdbStore(settings_, clock_, quiet);
   ASSERT_TRUE(store);
   auto record = (*store)->Get("alice");
   ASSERT_FALSE(record);
   EXPECT_EQ(record.error().kind, ErrorKind::kStoreCorrupt);
 }
 
-TEST(StoreAttacks, CheckSenderOnADamagedLockedRecordAnswersLockWithAnError) {
+TEST_F(StoreAttacks, CheckSenderOnADamagedLockedRecordAnswersLockWithAnError) {
   for (const auto& [name, damage] : kDamages) {
     TempDir dir;
     ManualClock clock(kNow);
-    const StoreSettings settings = Settings(dir);
+    const StoreSettings settings = TempStoreSettings(dir);
     LockThenDamage(settings, clock, "alice", damage);
     clock.Advance(60);
     CapturingLogger logger;
@@ -183,15 +185,12 @@ TEST(StoreAttacks, CheckSenderOnADamagedLockedRecordAnswersLockWithAnError) {
   }
 }
 
-TEST(StoreAttacks, PruneKeepsAccountsTheJournalHoldsLockedAndSetsDamageAside) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  const std::string damaged = LockThenDamage(settings, clock, "alice", Damaged);
-  const std::string newer = LockThenDamage(settings, clock, "carol", Newer);
+TEST_F(StoreAttacks, PruneKeepsAccountsTheJournalHoldsLockedAndSetsDamageAside) {
+  const std::string damaged = LockThenDamage(settings_, clock_, "alice", Damaged);
+  const std::string newer = LockThenDamage(settings_, clock_, "carol", Newer);
   // bob's record lost its lock (MDB_NOSYNC and a crash) but the journal,
   // synced at once, still lists it.
-  LockThenDamage(settings, clock, "bob", [](std::string record) {
+  LockThenDamage(settings_, clock_, "bob", [](std::string record) {
     auto decoded = DecodeRecord(record, "bob");
     EXPECT_TRUE(decoded);
     decoded->lock = LockState{};
@@ -199,12 +198,12 @@ TEST(StoreAttacks, PruneKeepsAccountsTheJournalHoldsLockedAndSetsDamageAside) {
   });
 
   // Long after the retention: every one of them is stale.
-  clock.Advance(settings.retention_seconds + 86400);
+  clock_.Advance(settings_.retention_seconds + 86400);
   CapturingLogger logger;
   {
-    auto store = OpenLmdbStore(settings, clock, logger);
+    auto store = OpenLmdbStore(settings_, clock_, logger);
     ASSERT_TRUE(store) << store.error().message;
-    auto pruned = (*store)->Prune(clock.Now());
+    auto pruned = (*store)->Prune(clock_.Now());
     ASSERT_TRUE(pruned) << pruned.error().message;
     EXPECT_EQ(pruned->removed, 0u);
     EXPECT_EQ(pruned->set_aside, 1u);
@@ -213,7 +212,7 @@ TEST(StoreAttacks, PruneKeepsAccountsTheJournalHoldsLockedAndSetsDamageAside) {
       ASSERT_TRUE(record) << account << ": " << record.error().message;
       ASSERT_TRUE(record->has_value()) << account << " was pruned";
       if (std::string_view(account) != "bob") {
-        EXPECT_TRUE((*record)->IsLocked(clock.Now())) << account;
+        EXPECT_TRUE((*record)->IsLocked(clock_.Now())) << account;
       }
     }
     auto undecodable = (*store)->Undecodable();
@@ -233,19 +232,18 @@ TEST(StoreAttacks, PruneKeepsAccountsTheJournalHoldsLockedAndSetsDamageAside) {
   }
   EXPECT_TRUE(logger.Contains("record of alice cannot be decoded")) << "not logged";
   // The damaged bytes are kept, the newer record untouched.
-  const auto aside = RawGet(settings.path, "aside", "alice");
+  const auto aside = RawGet(settings_.path, "aside", "alice");
   ASSERT_TRUE(aside.has_value());
   EXPECT_EQ(aside->substr(12), damaged);
-  EXPECT_EQ(RawGet(settings.path, "records", "carol"), newer);
+  EXPECT_EQ(RawGet(settings_.path, "records", "carol"), newer);
 }
 
-TEST(StoreAttacks, CliDumpShowStatsAndGcMentionUndecodableRecords) {
-  TempDir dir;
-  const std::string policy = dir.Join("senderwatch.toml");
+TEST_F(StoreAttacks, CliDumpShowStatsAndGcMentionUndecodableRecords) {
+  const std::string policy = dir_.Join("senderwatch.toml");
   std::ofstream(policy) << FormatPolicy(DefaultPolicy());
   setenv("NO_COLOR", "1", 1);
   auto run = [&](std::vector<std::string> args, std::string& out) {
-    args.insert(args.begin(), {"--db", dir.Join("store"), "--config", policy});
+    args.insert(args.begin(), {"--db", dir_.Join("store"), "--config", policy});
     ::testing::internal::CaptureStdout();
     const int code = cli::RunCli(args);
     out = ::testing::internal::GetCapturedStdout();
@@ -254,9 +252,9 @@ TEST(StoreAttacks, CliDumpShowStatsAndGcMentionUndecodableRecords) {
   std::string out;
   ASSERT_EQ(run({"lock", "alice", "--reason", "phished"}, out), cli::kExitOk);
   {
-    auto raw = RawGet(dir.Join("store"), "records", "alice");
+    auto raw = RawGet(dir_.Join("store"), "records", "alice");
     ASSERT_TRUE(raw.has_value());
-    RawPut(dir.Join("store"), "records", "alice", Damaged(*raw));
+    RawPut(dir_.Join("store"), "records", "alice", Damaged(*raw));
   }
   ASSERT_EQ(run({"show", "alice"}, out), cli::kExitOk);
   EXPECT_NE(out.find("LOCKED"), std::string::npos) << out;
@@ -306,23 +304,20 @@ FileState StateOf(const std::string& path) {
   return state;
 }
 
-TEST(StoreAttacks, RootReadOnlyOpenNeverWritesThroughALockFileSymlink) {
+TEST_F(StoreAttacks, RootReadOnlyOpenNeverWritesThroughALockFileSymlink) {
   NEED_ROOT();
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  MakeOwnedStore(settings, clock);
+  MakeOwnedStore(settings_, clock_);
   // Root's file, and the Exim user's link to it in place of lock.mdb.
-  const std::string victim = dir.Join("root-secret");
+  const std::string victim = dir_.Join("root-secret");
   std::ofstream(victim) << "root's secret, 0600\n";
   ASSERT_EQ(::chmod(victim.c_str(), 0600), 0);
   const FileState before = StateOf(victim);
-  ASSERT_EQ(::unlink((settings.path + "/lock.mdb").c_str()), 0);
-  ASSERT_EQ(::symlink(victim.c_str(), (settings.path + "/lock.mdb").c_str()), 0);
+  ASSERT_EQ(::unlink((settings_.path + "/lock.mdb").c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (settings_.path + "/lock.mdb").c_str()), 0);
 
   for (const OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
     CapturingLogger logger;
-    auto store = OpenLmdbStore(settings, clock, logger, mode);
+    auto store = OpenLmdbStore(settings_, clock_, logger, mode);
     EXPECT_FALSE(store) << "opened a store whose lock.mdb is a symlink";
     if (!store) {
       EXPECT_NE(store.error().message.find("lock.mdb"), std::string::npos)
@@ -336,18 +331,15 @@ TEST(StoreAttacks, RootReadOnlyOpenNeverWritesThroughALockFileSymlink) {
   EXPECT_EQ(after.st.st_mode & 07777, 0600u);
 }
 
-TEST(StoreAttacks, RootReadOnlyShowCreatesNoRootOwnedLockFile) {
+TEST_F(StoreAttacks, RootReadOnlyShowCreatesNoRootOwnedLockFile) {
   NEED_ROOT();
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  MakeOwnedStore(settings, clock);
-  const std::string lock_path = settings.path + "/lock.mdb";
+  MakeOwnedStore(settings_, clock_);
+  const std::string lock_path = settings_.path + "/lock.mdb";
   ASSERT_EQ(::unlink(lock_path.c_str()), 0);
   const mode_t old_umask = ::umask(022);  // an admin's shell
   {
     CapturingLogger logger;
-    auto store = OpenLmdbStore(settings, clock, logger, OpenMode::kReadOnly);
+    auto store = OpenLmdbStore(settings_, clock_, logger, OpenMode::kReadOnly);
     ASSERT_TRUE(store) << store.error().message;
     auto record = (*store)->Get("alice");
     ASSERT_TRUE(record && record->has_value());
@@ -362,7 +354,7 @@ TEST(StoreAttacks, RootReadOnlyShowCreatesNoRootOwnedLockFile) {
   EXPECT_EQ(::geteuid(), 0u) << "root was not restored";
   EXPECT_EQ(::getegid(), 0u);
   // And the Exim user can use the store root just read.
-  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
   std::string message;
   const int code = RunInChild([&](std::string& out) {
     if (::setgroups(0, nullptr) != 0 || ::setresgid(kOwnerGid, kOwnerGid, kOwnerGid) != 0 ||
@@ -370,7 +362,7 @@ TEST(StoreAttacks, RootReadOnlyShowCreatesNoRootOwnedLockFile) {
       return 2;
     }
     NullLogger quiet;
-    auto store = OpenLmdbStore(settings, clock, quiet);
+    auto store = OpenLmdbStore(settings_, clock_, quiet);
     if (!store) {
       out = store.error().message;
       return 1;
@@ -381,55 +373,46 @@ TEST(StoreAttacks, RootReadOnlyShowCreatesNoRootOwnedLockFile) {
   EXPECT_EQ(code, 0) << message;
 }
 
-TEST(StoreAttacks, RootDoesNotFollowAStorePathThatIsASymlink) {
+TEST_F(StoreAttacks, RootDoesNotFollowAStorePathThatIsASymlink) {
   NEED_ROOT();
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
   // The Exim user replaced the store directory by a link to a directory of
   // root's (here: an empty one root must not fill).
-  const std::string target = dir.Join("roots-directory");
+  const std::string target = dir_.Join("roots-directory");
   ASSERT_EQ(::mkdir(target.c_str(), 0700), 0);
-  ASSERT_EQ(::symlink(target.c_str(), settings.path.c_str()), 0);
+  ASSERT_EQ(::symlink(target.c_str(), settings_.path.c_str()), 0);
   for (const OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
     CapturingLogger logger;
-    auto store = OpenLmdbStore(settings, clock, logger, mode);
+    auto store = OpenLmdbStore(settings_, clock_, logger, mode);
     EXPECT_FALSE(store) << "root opened a store through a symlink";
   }
   EXPECT_TRUE(fs::is_empty(target)) << "root created files through the link";
 }
 
-TEST(StoreAttacks, RootRefusesARootOwnedDirectoryAnotherGroupMayWrite) {
+TEST_F(StoreAttacks, RootRefusesARootOwnedDirectoryAnotherGroupMayWrite) {
   NEED_ROOT();
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  ASSERT_EQ(::mkdir(settings.path.c_str(), 0770), 0);
-  ASSERT_EQ(::chown(settings.path.c_str(), 0, kOwnerGid), 0);
-  ASSERT_EQ(::chmod(settings.path.c_str(), 0770), 0);
+  ASSERT_EQ(::mkdir(settings_.path.c_str(), 0770), 0);
+  ASSERT_EQ(::chown(settings_.path.c_str(), 0, kOwnerGid), 0);
+  ASSERT_EQ(::chmod(settings_.path.c_str(), 0770), 0);
   CapturingLogger logger;
-  auto store = OpenLmdbStore(settings, clock, logger);
+  auto store = OpenLmdbStore(settings_, clock_, logger);
   ASSERT_FALSE(store) << "root used a directory the Exim group can plant links in";
   EXPECT_NE(store.error().message.find("others may write"), std::string::npos)
       << store.error().message;
-  EXPECT_TRUE(fs::is_empty(settings.path));
+  EXPECT_TRUE(fs::is_empty(settings_.path));
 }
 
-TEST(StoreAttacks, RootWritesTheJournalAndNewFilesAsTheDirectoryOwner) {
+TEST_F(StoreAttacks, RootWritesTheJournalAndNewFilesAsTheDirectoryOwner) {
   NEED_ROOT();
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  MakeOwnedStore(settings, clock);
+  MakeOwnedStore(settings_, clock_);
   {
     NullLogger quiet;
-    auto store = OpenLmdbStore(settings, clock, quiet);
+    auto store = OpenLmdbStore(settings_, clock_, quiet);
     ASSERT_TRUE(store) << store.error().message;
     const Policy policy = DefaultPolicy();
-    Engine engine(policy, **store, clock, quiet);
+    Engine engine(policy, **store, clock_, quiet);
     ASSERT_TRUE(engine.Lock("alice", "phished", "jane"));
   }
-  for (const auto& entry : fs::directory_iterator(settings.path)) {
+  for (const auto& entry : fs::directory_iterator(settings_.path)) {
     struct stat st {};
     ASSERT_EQ(::lstat(entry.path().c_str(), &st), 0);
     EXPECT_TRUE(S_ISREG(st.st_mode)) << entry.path();
@@ -441,22 +424,19 @@ TEST(StoreAttacks, RootWritesTheJournalAndNewFilesAsTheDirectoryOwner) {
 
 // ---- item 6: a FIFO as the lock journal --------------------------------------------
 
-TEST(StoreAttacks, FifoNamedLocksJournalHangsNoWriter) {
-  TempDir dir;
-  ManualClock clock(kNow);
-  const StoreSettings settings = Settings(dir);
-  ASSERT_EQ(::mkdir(settings.path.c_str(), 0770), 0);
-  ASSERT_EQ(::mkfifo((settings.path + "/locks.journal").c_str(), 0660), 0);
+TEST_F(StoreAttacks, FifoNamedLocksJournalHangsNoWriter) {
+  ASSERT_EQ(::mkdir(settings_.path.c_str(), 0770), 0);
+  ASSERT_EQ(::mkfifo((settings_.path + "/locks.journal").c_str(), 0660), 0);
   std::string message;
   const int code = RunInChild([&](std::string& out) {
     CapturingLogger logger;
-    auto store = OpenLmdbStore(settings, clock, logger);
+    auto store = OpenLmdbStore(settings_, clock_, logger);
     if (!store) {
       out = "open: " + store.error().message;
       return 1;
     }
     const Policy policy = DefaultPolicy();
-    Engine engine(policy, **store, clock, logger);
+    Engine engine(policy, **store, clock_, logger);
     auto locked = engine.Lock("alice", "phished", "jane");
     if (!locked) {
       out = "lock: " + locked.error().message;
