@@ -170,16 +170,6 @@ Result<std::unique_ptr<Store>> OpenLmdbStore(const StoreSettings& settings,
 Result<std::unique_ptr<Store>> OpenRedisStore(const StoreSettings& settings, const Clock& clock,
                                               Logger& logger);
 
-// The store the policy names. backend = "lmdb": OpenLmdbStore. backend =
-// "redis": Redis in front of the LMDB store at settings.path, which answers
-// while Redis cannot be reached (logged once per process; processes share
-// a back-off file in the store directory so not each pays a timeout) and
-// keeps a copy of every lock Redis shows, so locks hold through an outage.
-// When Redis is back, locks and releases made locally meanwhile are written
-// to it. Stats() then says which store answered and why.
-Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, const Clock& clock,
-                                         Logger& logger, OpenMode mode = OpenMode::kReadWrite);
-
 // What CopyStore copied.
 struct CopyReport {
   uint64_t records = 0;

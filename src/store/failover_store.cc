@@ -289,23 +289,3 @@ std::unique_ptr<Store> NewFailoverStore(std::unique_ptr<Store> remote, std::uniq
 }
 
 }  // namespace senderwatch::store_internal
-
-namespace senderwatch {
-
-Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, const Clock& clock,
-                                         Logger& logger, OpenMode mode) {
-  auto local = OpenLmdbStore(settings, clock, logger, mode);
-  if (settings.backend == StoreBackend::kLmdb) return local;
-  if (!local) {
-    // A reader (the CLI) on a host that never wrote a local store still
-    // reads the cluster's Redis; it has nothing to fall back to.
-    if (mode == OpenMode::kReadWrite) return local;
-    local = NewMemoryStore(settings);
-  }
-  auto remote = OpenRedisStore(settings, clock, logger);
-  if (!remote) return std::unexpected(remote.error());
-  return store_internal::NewFailoverStore(std::move(*remote), std::move(*local), settings.path,
-                                          clock, logger, mode == OpenMode::kReadWrite);
-}
-
-}  // namespace senderwatch

@@ -1,5 +1,5 @@
-// Redis in front of the local LMDB store (store.h, OpenStore): what several
-// Exim hosts run. Kept apart from OpenStore so tests can put any two stores
+// Redis in front of the local LMDB store (locate.h, OpenConfiguredStore):
+// what several Exim hosts run. Kept apart from it so tests can put any two stores
 // (a Redis that fails on command, memory stores) behind it.
 #ifndef SENDERWATCH_SRC_STORE_FAILOVER_STORE_H_
 #define SENDERWATCH_SRC_STORE_FAILOVER_STORE_H_

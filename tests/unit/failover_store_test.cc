@@ -1,12 +1,14 @@
-// Redis with the local LMDB store behind it (OpenStore, backend "redis"):
-// an outage fails open, is logged once, loses no lock, and ends by itself;
-// locks and releases made meanwhile reach Redis when it returns.
+// Redis with the local LMDB store behind it (OpenConfiguredStore with
+// backend "redis"): an outage fails open, is logged once, loses no lock, and
+// ends by itself; locks and releases made meanwhile reach Redis when it
+// returns.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <memory>
 #include <string>
 
+#include "senderwatch/locate.h"
 #include "senderwatch/store.h"
 #include "store/failover_store.h"
 #include "testutil/redis_server.h"
@@ -57,7 +59,7 @@ struct Host {
     settings.redis_password = redis.password();
     settings.path = dir.Join("store");
     settings.durability = Durability::kNone;
-    auto opened = OpenStore(settings, clock, logger);
+    auto opened = OpenConfiguredStore(settings, clock, logger);
     EXPECT_TRUE(opened) << opened.error().message;
     store = std::move(*opened);
   }
@@ -132,7 +134,7 @@ TEST_F(FailoverStoreTest, OtherProcessesHonourTheBackoff) {
   // Another process of the same host: it does not try Redis at all.
   testing::CapturingLogger logger;
   a.store.reset();
-  auto second = OpenStore(a.settings, clock_, logger);
+  auto second = OpenConfiguredStore(a.settings, clock_, logger);
   ASSERT_TRUE(second);
   ASSERT_TRUE((*second)->Update("alice", Count));
   EXPECT_FALSE(logger.Contains("connect")) << "paid the connect although another process found Redis down";
