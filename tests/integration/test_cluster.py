@@ -9,10 +9,6 @@ it. Run through run_e2e.py, like test_e2e.py.
 
 import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -20,8 +16,7 @@ import unittest
 import eximlab
 from eximlab import LOCAL_DOMAIN, REMOTE_DOMAIN, Lab, policy_toml, rule
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-PASSWORD = "cluster-secret"
+PASSWORD = eximlab.REDIS_PASSWORD
 # One message per recipient, so each RCPT is one check_sender.
 RULES = [rule("rcpt-rate", "recipients", 10, "lock")]
 LIMIT = 10
@@ -29,46 +24,6 @@ LIMIT = 10
 
 def remote(name):
     return f"{name}@{REMOTE_DOMAIN}"
-
-
-class Redis:
-    """A private redis-server on a unix socket the Exim user can reach."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="redis-", dir=eximlab.base_dir())
-        os.chmod(self.dir, 0o755)
-        self.socket = os.path.join(self.dir, "redis.sock")
-        eximlab.write_file(os.path.join(self.dir, "redis.conf"), "\n".join([
-            "port 0", f"unixsocket {self.socket}", "unixsocketperm 777", f"dir {self.dir}",
-            f"logfile {self.dir}/redis.log", 'save ""', "appendonly no",
-            "maxmemory-policy noeviction", f"requirepass {PASSWORD}", ""]))
-        self.proc = None
-
-    @property
-    def address(self):
-        return "unix:" + self.socket
-
-    def start(self):
-        self.proc = subprocess.Popen([REDIS_SERVER, os.path.join(self.dir, "redis.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        eximlab.wait_until(lambda: os.path.exists(self.socket), 10, "redis-server to listen")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def pause(self):
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self):
-        self.proc.send_signal(signal.SIGCONT)
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def cluster_policy(store, redis_address, password_file, timeout, rules=RULES):
@@ -80,9 +35,9 @@ def cluster_policy(store, redis_address, password_file, timeout, rules=RULES):
 
 class ClusterTestCase(unittest.TestCase):
     def setUp(self):
-        if not os.path.exists(REDIS_SERVER):
+        if not os.path.exists(eximlab.REDIS_SERVER):
             self.skipTest("redis-server is not installed")
-        self.redis = Redis()
+        self.redis = eximlab.RedisServer()
         self.redis.start()
         self.addCleanup(self.redis.cleanup)
 
