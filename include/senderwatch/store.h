@@ -144,6 +144,11 @@ class Store {
 
   virtual Result<StoreStats> Stats() = 0;
 
+  // Every account locked at `now` (for a host that keeps copies of the
+  // cluster's locks: the lock state matters, counters may be missing).
+  // The default visits every record; a store with a lock index uses it.
+  virtual Result<std::vector<AccountRecord>> Locked(UnixSeconds now);
+
   // Where the store lives, for messages.
   virtual std::string Location() const = 0;
 };

@@ -1,5 +1,6 @@
 // Copying one store into another (store.h, CopyStore): how a host moves
-// from its own LMDB store to a shared Redis, or back.
+// from its own LMDB store to a shared Redis, or back; and the locked
+// records of a store without a lock index (Store::Locked).
 #include <optional>
 
 #include "senderwatch/store.h"
@@ -26,6 +27,16 @@ Result<CopyReport> CopyStore(Store& from, Store& to, UnixSeconds now) {
   if (failure) return std::unexpected(*failure);
   report.undecodable = scanned->undecodable;
   return report;
+}
+
+Result<std::vector<AccountRecord>> Store::Locked(UnixSeconds now) {
+  std::vector<AccountRecord> locked;
+  auto scanned = ForEach([&](const AccountRecord& record) {
+    if (record.IsLocked(now)) locked.push_back(record);
+    return true;
+  });
+  if (!scanned) return std::unexpected(scanned.error());
+  return locked;
 }
 
 }  // namespace senderwatch

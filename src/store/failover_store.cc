@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -58,6 +59,7 @@ class FailoverStore final : public Store {
       : remote_(std::move(remote)),
         local_(std::move(local)),
         backoff_path_(dir + "/" + std::string(kBackoffFile)),
+        pull_path_(dir + "/" + std::string(kPullFile)),
         clock_(clock),
         logger_(logger),
         writable_(writable) {}
@@ -162,6 +164,7 @@ class FailoverStore final : public Store {
       auto result = op(*remote_, true);
       if (result || result.error().kind != ErrorKind::kStoreOpen) {
         if (outage_seen_) Returned();
+        if (result) PullLocksWhenDue();
         return result;
       }
       MarkDown(result.error());
@@ -194,16 +197,55 @@ class FailoverStore final : public Store {
       logger_.Log(LogLevel::kError, error.message + "; using the local store " +
                                         local_->Location() + " until it answers again (locks held)");
     }
-    if (!writable_) return;
-    // Written aside and renamed: other processes see the old time or the
-    // new, and any user who may write the directory may replace it.
-    const std::string temp = backoff_path_ + ".tmp" + std::to_string(::getpid());
+    if (writable_) StampFile(backoff_path_, until);
+  }
+
+  // Replaces `path` by an empty file whose modification time is `at`.
+  // Written aside and renamed: other processes see the old time or the
+  // new, and any user who may write the directory may replace it.
+  static bool StampFile(const std::string& path, UnixSeconds at) {
+    const std::string temp = path + ".tmp" + std::to_string(::getpid());
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0660);
-    if (fd < 0) return;
-    const timespec times[2] = {{until, 0}, {until, 0}};
+    if (fd < 0) return false;
+    const timespec times[2] = {{at, 0}, {at, 0}};
     const bool stamped = ::futimens(fd, times) == 0;
     ::close(fd);
-    if (!stamped || ::rename(temp.c_str(), backoff_path_.c_str()) != 0) ::unlink(temp.c_str());
+    if (stamped && ::rename(temp.c_str(), path.c_str()) == 0) return true;
+    ::unlink(temp.c_str());
+    return false;
+  }
+
+  // Once every kLockPullSeconds per host (the time of the file kPullFile
+  // in the store directory, shared by its processes), copies every lock of
+  // the remote into the local store, and drops local copies of locks the
+  // remote no longer holds: a host then keeps through an outage the locks
+  // of accounts it has never seen itself.
+  void PullLocksWhenDue() {
+    if (!writable_) return;
+    const UnixSeconds now = clock_.Now();
+    if (now < next_pull_) return;
+    struct stat st{};
+    if (::stat(pull_path_.c_str(), &st) == 0 && st.st_mtime > now) {
+      next_pull_ = st.st_mtime;
+      return;
+    }
+    next_pull_ = now + kLockPullSeconds;
+    if (!StampFile(pull_path_, next_pull_)) return;  // another process pulls
+    auto locked = remote_->Locked(now);
+    if (!locked) return;
+    std::set<std::string, std::less<>> remote_locked;
+    for (const auto& record : *locked) {
+      remote_locked.insert(record.account);
+      Mirror(record.account, record, /*provisional=*/false);
+    }
+    auto local_locked = local_->Locked(now);
+    if (!local_locked) return LogLocalFailure(local_locked.error());
+    for (const auto& record : *local_locked) {
+      if (remote_locked.contains(record.account)) continue;
+      if (auto remote = remote_->Get(record.account); remote && *remote) {
+        Mirror(record.account, **remote, /*provisional=*/false);
+      }
+    }
   }
 
   // The remote answered after an outage. The process that removes the
@@ -269,10 +311,12 @@ class FailoverStore final : public Store {
   std::unique_ptr<Store> remote_;
   std::unique_ptr<Store> local_;
   const std::string backoff_path_;
+  const std::string pull_path_;
   const Clock& clock_;
   Logger& logger_;
   const bool writable_;
   UnixSeconds down_until_ = 0;
+  UnixSeconds next_pull_ = 0;
   bool outage_seen_ = false;   // the back-off file existed when last looked at
   bool logged_down_ = false;   // the outage is logged once per process
   bool logged_local_ = false;

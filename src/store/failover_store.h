@@ -18,11 +18,16 @@ namespace senderwatch::store_internal {
 inline constexpr std::string_view kBackoffFile = "redis.down";
 // How long every process of the host leaves an unreachable remote alone.
 inline constexpr int64_t kRemoteRetrySeconds = 5;
+// The file whose modification time is when the host next copies all the
+// remote's locks into its local store, and how often that happens.
+inline constexpr std::string_view kPullFile = "redis.locks-pulled";
+inline constexpr int64_t kLockPullSeconds = 60;
 
 // `remote` answers while it can; a kStoreOpen error from it (it cannot be
 // reached) sends this call and those of the next kRemoteRetrySeconds, of
 // every process sharing `backoff_dir`, to `local`. Every lock the remote
-// shows is copied into `local`; `writable` false (a read-only CLI) copies
+// shows is copied into `local`, and once a minute per host all its locks
+// are (Store::Locked); `writable` false (a read-only CLI) copies
 // nothing and leaves the back-off file alone.
 std::unique_ptr<Store> NewFailoverStore(std::unique_ptr<Store> remote, std::unique_ptr<Store> local,
                                         std::string backoff_dir, const Clock& clock,

@@ -83,6 +83,7 @@ class RedisStore final : public Store {
   Result<bool> Erase(std::string_view account) override;
   Result<PruneReport> Prune(UnixSeconds now) override;
   Result<StoreStats> Stats() override;
+  Result<std::vector<AccountRecord>> Locked(UnixSeconds now) override;
   std::string Location() const override { return "redis " + address_.text; }
 
  private:
@@ -510,16 +511,10 @@ Result<PruneReport> RedisStore::Prune(UnixSeconds now) {
   PruneReport report;
   auto accounts = ScanAccounts();
   if (!accounts) return std::unexpected(accounts.error());
-  auto journal = Run({{"HGETALL", keys_.Locks()}});
-  if (!journal) return std::unexpected(journal.error());
+  auto locked = Locked(now);
+  if (!locked) return std::unexpected(locked.error());
   std::set<std::string, std::less<>> journal_locked;
-  const auto& pairs = (*journal)[0].elements;
-  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
-    auto entry = store_internal::ParseJournalLine(pairs[i + 1].str);
-    if (entry && (entry->lock.until == 0 || entry->lock.until > now)) {
-      journal_locked.insert(entry->account);
-    }
-  }
+  for (const auto& record : *locked) journal_locked.insert(record.account);
   auto stale = [&](const AccountRecord& record) {
     return record.last_seen + settings_.retention_seconds < now && !record.IsLocked(now);
   };
@@ -572,6 +567,21 @@ Result<PruneReport> RedisStore::Prune(UnixSeconds now) {
     if (auto r = Run(batch.Build()); !r) return std::unexpected(r.error());
   }
   return report;
+}
+
+// From the lock journal hash: one command, however many records there are.
+Result<std::vector<AccountRecord>> RedisStore::Locked(UnixSeconds now) {
+  auto journal = Run({{"HGETALL", keys_.Locks()}});
+  if (!journal) return std::unexpected(journal.error());
+  std::vector<AccountRecord> locked;
+  const auto& pairs = (*journal)[0].elements;
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    auto entry = store_internal::ParseJournalLine(pairs[i + 1].str);
+    if (entry && (entry->lock.until == 0 || entry->lock.until > now)) {
+      locked.push_back(store_internal::RecordFromJournal(*entry));
+    }
+  }
+  return locked;
 }
 
 Result<StoreStats> RedisStore::Stats() {

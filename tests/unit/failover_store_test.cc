@@ -103,6 +103,31 @@ TEST_F(FailoverStoreTest, AReleaseOnOneHostClearsTheCopiesItMeets) {
   EXPECT_FALSE(IsLocked(*b.Local(clock_), "mallory"));
 }
 
+TEST_F(FailoverStoreTest, EveryMinuteAHostCopiesLocksItNeverSaw) {
+  Host a(redis_, clock_);
+  Host b(redis_, clock_);
+  ASSERT_TRUE(b.store->Update("alice", Count));  // b pulls now: nothing locked yet
+  ASSERT_TRUE(a.store->Update("mallory", LockAt(kNow)));
+  ASSERT_TRUE(a.store->Update("trudy", LockAt(kNow)));
+  ASSERT_TRUE(b.store->Get("trudy"));  // b sees trudy's lock, keeps a copy
+  ASSERT_TRUE(a.store->Update("trudy", ReleaseAt(kNow + 1)));
+  clock_.Advance(store_internal::kLockPullSeconds - 1);
+  ASSERT_TRUE(b.store->Update("alice", Count));
+  {
+    auto local = b.Local(clock_);
+    EXPECT_FALSE(IsLocked(*local, "mallory")) << "pulled before the minute was over";
+  }
+  // Another process of host b, once the minute is over: it pulls.
+  auto again = OpenConfiguredStore(b.settings, clock_, b.logger);
+  ASSERT_TRUE(again);
+  clock_.Advance(1);
+  ASSERT_TRUE((*again)->Update("alice", Count));
+  again->reset();
+  auto local = b.Local(clock_);
+  EXPECT_TRUE(IsLocked(*local, "mallory"));
+  EXPECT_FALSE(IsLocked(*local, "trudy")) << "a copy of a lock released elsewhere survived";
+}
+
 TEST_F(FailoverStoreTest, OutageFailsOpenLogsOnceAndKeepsLocks) {
   Host a(redis_, clock_);
   ASSERT_TRUE(a.store->Update("mallory", LockAt(kNow)));
