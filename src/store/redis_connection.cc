@@ -28,15 +28,11 @@ RedisReply Copy(const redisReply& reply) {
   RedisReply out;
   switch (reply.type) {
     case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::kString;
-      out.str.assign(reply.str, reply.len);
-      break;
     case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::kStatus;
-      out.str.assign(reply.str, reply.len);
-      break;
     case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::kError;
+      out.type = reply.type == REDIS_REPLY_STRING   ? RedisReply::Type::kString
+                 : reply.type == REDIS_REPLY_STATUS ? RedisReply::Type::kStatus
+                                                    : RedisReply::Type::kError;
       out.str.assign(reply.str, reply.len);
       break;
     case REDIS_REPLY_INTEGER:

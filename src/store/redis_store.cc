@@ -70,15 +70,10 @@ class RedisStore final : public Store {
         clock_(clock),
         logger_(logger) {}
 
-  Result<AccountRecord> Update(std::string_view account, const Mutator& mutate) override {
-    return Write(account, mutate, /*provisional=*/false);
-  }
-  Result<void> ModifyProvisional(std::string_view account, const Mutator& mutate) override {
-    auto written = Write(account, mutate, /*provisional=*/true);
-    if (!written) return std::unexpected(written.error());
-    return {};
-  }
+  // Update and ModifyProvisional share Write; the rest reads as LMDB's.
   Result<std::optional<AccountRecord>> Get(std::string_view account) override;
+  Result<AccountRecord> Update(std::string_view account, const Mutator& mutate) override;
+  Result<void> ModifyProvisional(std::string_view account, const Mutator& mutate) override;
   Result<ScanReport> ForEach(const Visitor& visit) override;
   Result<bool> Erase(std::string_view account) override;
   Result<PruneReport> Prune(UnixSeconds now) override;
@@ -214,6 +209,15 @@ class Batch {
   std::vector<std::string> args_;
   std::vector<size_t> groups_;
 };
+
+Result<AccountRecord> RedisStore::Update(std::string_view account, const Mutator& mutate) {
+  return Write(account, mutate, /*provisional=*/false);
+}
+
+Result<void> RedisStore::ModifyProvisional(std::string_view account, const Mutator& mutate) {
+  if (auto r = Write(account, mutate, /*provisional=*/true); !r) return std::unexpected(r.error());
+  return {};
+}
 
 Result<AccountRecord> RedisStore::Write(std::string_view account, const Mutator& mutate,
                                         bool provisional) {

@@ -30,20 +30,19 @@ using store_internal::RedisReply;
 
 constexpr UnixSeconds kNow = 1764237600;  // 2025-11-27T10:00:00Z
 
-WriteMode Count(AccountRecord& record) {
+// One recipient now; a manual lock now.
+const Store::Mutator Count = [](AccountRecord& record) {
+  record.first_seen = record.first_seen == 0 ? kNow : record.first_seen;
   record.last_seen = kNow;
-  if (record.first_seen == 0) record.first_seen = kNow;
   record.Count(Counter::kRecipients, kNow);
   return WriteMode::kSoft;
-}
-
-WriteMode Lock(AccountRecord& record) {
-  record.last_seen = kNow;
+};
+const Store::Mutator Lock = [](AccountRecord& record) {
   record.lock.locked = true;
-  record.lock.since = kNow;
   record.lock.rule = "manual";
+  record.lock.since = record.last_seen = kNow;
   return WriteMode::kDurable;
-}
+};
 
 uint64_t Recipients(const AccountRecord& record) {
   return CounterInWindow(record, Counter::kRecipients, 3600, kNow);
@@ -279,13 +278,10 @@ TEST(RedisAddress, ParsesSocketsAndUrls) {
 }
 
 TEST(RedisPolicy, ParsesTheStoreKeys) {
-  auto policy = ParsePolicy(R"(
-[store]
-backend = "redis"
-redis = "redis://127.0.0.1:6379/2"
-redis_prefix = "mx:"
-redis_timeout = "20ms"
-)", "test");
+  const std::string text = std::string("[store]\nbackend = \"redis\"\n") +
+                           "redis = \"redis://127.0.0.1:6379/2\"\nredis_prefix = \"mx:\"\n" +
+                           "redis_timeout = \"20ms\"\n";
+  auto policy = ParsePolicy(text, "test");
   ASSERT_TRUE(policy) << policy.error().message;
   EXPECT_EQ(policy->store.backend, StoreBackend::kRedis);
   EXPECT_EQ(policy->store.redis, "redis://127.0.0.1:6379/2");
