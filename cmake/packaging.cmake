@@ -76,11 +76,12 @@ if(SENDERWATCH_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   string(APPEND _senderwatch_depends
-    ", liblmdb0, libspdlog1.10, libfmt9, libtomlplusplus3, zlib1g, libstdc++6 (>= 12), libgcc-s1, libc6 (>= 2.36)")
+    ", liblmdb0, libhiredis0.14, libspdlog1.10, libfmt9, libtomlplusplus3, zlib1g, libstdc++6 (>= 12), libgcc-s1, libc6 (>= 2.36)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_senderwatch_depends}")
-# jq for `--json` output, lmdb-utils for mdb_copy backups (operations.md).
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "jq, lmdb-utils")
+# jq for `--json` output, lmdb-utils for mdb_copy backups, redis-server for
+# several hosts sharing one store (operations.md).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "jq, lmdb-utils, redis-server | valkey-server")
 
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/packaging/debian/postinst

@@ -56,8 +56,15 @@ struct StoreHints {
 // none of them is known.
 Result<StoreSettings> LocateStore(const Policy& policy, const StoreHints& hints);
 
-// Opens the store `settings` describe (LMDB; see OpenLmdbStore). `clock`
-// and `logger` are borrowed and must outlive the store.
+// Opens the store `settings` describe. backend = "lmdb": OpenLmdbStore.
+// backend = "redis": Redis (OpenRedisStore) in front of the LMDB store at
+// settings.path, which answers while Redis cannot be reached (logged once
+// per process; the host's processes share a back-off file in the store
+// directory, so not each pays a timeout) and keeps a copy of every lock
+// Redis shows, so locks hold through an outage. When Redis is back, locks
+// and releases made locally meanwhile are written to it; Stats() says which
+// store answered. A reader on a host without a local store reads Redis
+// alone. `clock` and `logger` are borrowed and must outlive the store.
 Result<std::unique_ptr<Store>> OpenConfiguredStore(const StoreSettings& settings,
                                                    const Clock& clock, Logger& logger,
                                                    OpenMode mode = OpenMode::kReadWrite);

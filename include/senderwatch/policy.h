@@ -64,8 +64,17 @@ enum class Durability {
   kNone,      // never fsync counters (tmpfs, tests); locks are still synced
 };
 
+// Where the counters live (DESIGN.md, "Several hosts: Redis").
+enum class StoreBackend {
+  kLmdb,   // one host: the LMDB store at `path`
+  kRedis,  // several hosts share a Redis; the LMDB store at `path` is the
+           // fallback while Redis cannot be reached, and keeps every lock
+};
+
 struct StoreSettings {
-  // Empty: "$spool_directory/db/senderwatch", resolved by the caller.
+  StoreBackend backend = StoreBackend::kLmdb;
+  // Empty: "$spool_directory/db/senderwatch", resolved by the caller. With
+  // the Redis backend: the local store used during an outage.
   std::string path;
   // The LMDB map size: the store never grows beyond this. When full, stale
   // records are pruned; if still full, counting fails open.
@@ -81,6 +90,22 @@ struct StoreSettings {
   // password-guessing run against a name that never sent survives a bigger
   // flood of invented names; smaller: the flood takes less space.
   uint64_t provisional_records = 100000;
+
+  // backend = "redis": "unix:/path/to.sock" or "redis://host[:port][/db]".
+  std::string redis;
+  // Optional file holding "PASSWORD" or "USER PASSWORD" (AUTH; an ACL user
+  // when two words). Read with the policy, under the same trust checks;
+  // the secret itself is never written back by FormatPolicy.
+  std::string redis_password_file;
+  std::string redis_user;
+  std::string redis_password;
+  // Prepended to every key: one Redis may serve several clusters. Account
+  // names are hex-encoded after it, so no name reaches another key space.
+  std::string redis_prefix = "senderwatch:";
+  // Connect and command timeout. Short: a dead Redis must cost an SMTP
+  // session a few dozen milliseconds, not seconds (then the local store is
+  // used, and other processes skip Redis for a while: docs/operations.md).
+  int64_t redis_timeout_ms = 50;
 };
 
 // The most provisional records a store keeps: provisional_records, but at

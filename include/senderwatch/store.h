@@ -67,6 +67,11 @@ struct StoreStats {
   uint64_t stale_readers_cleared = 0;
   uint64_t undecodable = 0;      // records in place that cannot be decoded
   uint64_t set_aside = 0;        // damaged records kept aside (UndecodableRecord)
+  std::string backend = "lmdb";  // "lmdb", "memory" or "redis"
+  // For backend "redis": whether Redis answered. When not, the figures are
+  // the local fallback store's and `problem` says why Redis did not answer.
+  bool reachable = true;
+  std::string problem;
 };
 
 class Store {
@@ -139,6 +144,11 @@ class Store {
 
   virtual Result<StoreStats> Stats() = 0;
 
+  // Every account locked at `now` (for a host that keeps copies of the
+  // cluster's locks: the lock state matters, counters may be missing).
+  // The default visits every record; a store with a lock index uses it.
+  virtual Result<std::vector<AccountRecord>> Locked(UnixSeconds now);
+
   // Where the store lives, for messages.
   virtual std::string Location() const = 0;
 };
@@ -155,6 +165,28 @@ enum class OpenMode { kReadWrite, kReadOnly };
 Result<std::unique_ptr<Store>> OpenLmdbStore(const StoreSettings& settings,
                                              const Clock& clock, Logger& logger,
                                              OpenMode mode = OpenMode::kReadWrite);
+
+// The Redis store of settings.redis (backend = "redis"), shared by several
+// Exim hosts: the same records as in LMDB, keys under redis_prefix. No
+// connection is made here: each process connects on its first call (again
+// after fork() or a failure), with redis_timeout for connect and commands.
+// Failing to reach Redis is a kStoreOpen error. `clock` and `logger` are
+// borrowed and must outlive the store.
+Result<std::unique_ptr<Store>> OpenRedisStore(const StoreSettings& settings, const Clock& clock,
+                                              Logger& logger);
+
+// What CopyStore copied.
+struct CopyReport {
+  uint64_t records = 0;
+  uint64_t locked = 0;       // of them, locked at `now`
+  uint64_t undecodable = 0;  // records of `from` that could not be read: not copied
+};
+
+// Copies every record of `from`, with its history and lock, into `to`
+// (`senderwatch migrate`: LMDB to Redis and back), replacing a record of
+// the same name there; provisional records are not copied. Locks are
+// written durably, and go into `to`'s lock journal.
+Result<CopyReport> CopyStore(Store& from, Store& to, UnixSeconds now);
 
 // A store in memory: for log replay and tests. `settings` gives the
 // retention and the provisional cap; only those are used.

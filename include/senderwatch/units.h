@@ -13,6 +13,8 @@ namespace senderwatch {
 
 // Accepts an integer followed by s, m, h, d or w, or a plain "0".
 Result<int64_t> ParseDuration(std::string_view text);
+// A short timeout: "50ms", or a duration as above ("1s"), in milliseconds.
+Result<int64_t> ParseMilliseconds(std::string_view text);
 // The shortest exact form: 3600 -> "1h", 5400 -> "90m", 0 -> "0".
 std::string FormatDuration(int64_t seconds);
 

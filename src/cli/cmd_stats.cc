@@ -11,7 +11,8 @@ namespace senderwatch::cli {
 
 const std::string_view kStatsHelp = R"(Usage: senderwatch stats [--json]
 
-Shows where the store is, how many records and locked accounts it holds,
+Shows where the store is (with backend = "redis": whether Redis answers;
+when it does not, the figures are those of the local fallback store), how many records and locked accounts it holds,
 how much of its maximum size (the LMDB map, [store] max_size) is in use,
 the oldest activity it still remembers, and how many reader slots of dead
 processes were cleared on opening. When 'used' approaches 'max size', raise
@@ -50,6 +51,9 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
     JsonWriter json;
     json.BeginObject();
     json.Field("location", stats->location);
+    json.Field("backend", stats->backend);
+    json.Field("reachable", stats->reachable);
+    if (!stats->problem.empty()) json.Field("problem", stats->problem);
     json.Field("records", stats->records);
     json.Field("locked", stats->locked);
     json.Field("provisional", stats->provisional);
@@ -65,6 +69,12 @@ int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
   }
   KeyValueList list;
   list.Add("Store", SanitizeForTerminal(stats->location));
+  if (stats->backend == "redis") {
+    list.Add("Redis", stats->reachable ? "reachable"
+                                       : "UNREACHABLE: " + SanitizeForTerminal(stats->problem) +
+                                             " (figures of the local fallback store)",
+             stats->reachable ? Style::kPlain : Style::kRed);
+  }
   list.Add("Records", std::to_string(stats->records));
   list.Add("Locked", std::to_string(stats->locked),
            stats->locked > 0 ? Style::kRed : Style::kPlain);

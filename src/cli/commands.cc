@@ -25,6 +25,8 @@ const std::vector<Command>& AllCommands() {
       {"tune", "measured distributions and suggested limits from main logs", kTuneHelp, RunTune},
       {"learn", "seed the store's per-account history from main logs (learned limits)",
        kLearnHelp, RunLearn},
+      {"migrate", "copy the records between the local store and Redis (several hosts)",
+       kMigrateHelp, RunMigrate},
   };
   return kCommands;
 }

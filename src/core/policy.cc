@@ -72,6 +72,28 @@ Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(
   return owners;
 }
 
+// Reads the Redis password file: one line, "PASSWORD" or "USER PASSWORD"
+// (an ACL user). Errors never quote the file's content: it is a secret.
+Result<std::pair<std::string, std::string>> LoadRedisPassword(const std::string& path,
+                                                              const FileTrust& trust) {
+  auto content = ReadConfigFile(path, "redis password file", 4096, trust);
+  if (!content) return std::unexpected(content.error());
+  std::string_view text = *content;
+  text = text.substr(0, text.find('\n'));
+  std::vector<std::string> words;
+  for (size_t start = 0; start < text.size();) {
+    const size_t end = std::min(text.find_first_of(" \t\r", start), text.size());
+    if (end > start) words.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (words.empty() || words.size() > 2) {
+    return MakeError(ErrorKind::kConfig,
+                     path + ": expected one line \"PASSWORD\" or \"USER PASSWORD\"");
+  }
+  if (words.size() == 1) return std::pair<std::string, std::string>("", words[0]);
+  return std::pair<std::string, std::string>(words[0], words[1]);
+}
+
 class PolicyParser {
  public:
   PolicyParser(std::string_view origin, const FileTrust& trust) : origin_(origin), trust_(trust) {}
@@ -193,6 +215,41 @@ class PolicyParser {
         if (!seconds) return std::unexpected(seconds.error());
         if (*seconds < kMaxWindow) return Fail(value, "retention must be at least 24h (the longest window)");
         store.retention_seconds = *seconds;
+      } else if (k == "backend") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        if (*text == "lmdb") store.backend = StoreBackend::kLmdb;
+        else if (*text == "redis") store.backend = StoreBackend::kRedis;
+        else return Fail(value, "backend must be \"lmdb\" or \"redis\"");
+      } else if (k == "redis") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        if (!text->starts_with("unix:/") && !text->starts_with("redis://")) {
+          return Fail(value, "redis must be \"unix:/path\" or \"redis://host:port/db\"");
+        }
+        store.redis = *text;
+      } else if (k == "redis_password_file") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        if (text->empty() || text->front() != '/') {
+          return Fail(value, "redis_password_file must be an absolute path");
+        }
+        auto secret = LoadRedisPassword(*text, trust_);
+        if (!secret) return Fail(value, secret.error().message);
+        store.redis_password_file = *text;
+        store.redis_user = secret->first;
+        store.redis_password = secret->second;
+      } else if (k == "redis_prefix") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        store.redis_prefix = *text;
+      } else if (k == "redis_timeout") {
+        auto text = String(value, k);
+        if (!text) return std::unexpected(text.error());
+        auto ms = ParseMilliseconds(*text);
+        if (!ms) return Fail(value, "redis_timeout: " + ms.error().message);
+        if (*ms <= 0 || *ms > 60000) return Fail(value, "redis_timeout must be between 1ms and 60s");
+        store.redis_timeout_ms = *ms;
       } else if (k == "provisional_records") {
         const auto* count = value.as_integer();
         if (count == nullptr || count->get() < 0) {
@@ -202,8 +259,12 @@ class PolicyParser {
       } else {
         return Fail(value, "unknown key '" + std::string(k) +
                                "' in [store] (expected path, max_size, durability, sync_interval, "
-                               "retention, provisional_records)");
+                               "retention, provisional_records, backend, redis, "
+                               "redis_password_file, redis_prefix, redis_timeout)");
       }
+    }
+    if (store.backend == StoreBackend::kRedis && store.redis.empty()) {
+      return Fail(node, "backend = \"redis\" needs redis = \"unix:/path\" or \"redis://host:port/db\"");
     }
     return true;
   }

@@ -69,6 +69,15 @@ std::string FormatPolicy(const Policy& p) {
   out += "sync_interval = " + Quote(FormatDuration(p.store.sync_interval_seconds)) + "\n";
   out += "retention = " + Quote(FormatDuration(p.store.retention_seconds)) + "\n";
   out += "provisional_records = " + std::to_string(p.store.provisional_records) + "\n";
+  if (p.store.backend == StoreBackend::kRedis) {
+    out += "backend = \"redis\"\n";
+    out += "redis = " + Quote(p.store.redis) + "\n";
+    if (!p.store.redis_password_file.empty()) {
+      out += "redis_password_file = " + Quote(p.store.redis_password_file) + "\n";
+    }
+    out += "redis_prefix = " + Quote(p.store.redis_prefix) + "\n";
+    out += "redis_timeout = " + Quote(std::to_string(p.store.redis_timeout_ms) + "ms") + "\n";
+  }
   out += "\n[lock]\nduration = " + Quote(FormatDuration(p.lock_duration_seconds)) + "\n";
   out += "escalation = " + Number(p.escalation) + "\n";
   out += "\n[learn]\n";

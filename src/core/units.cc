@@ -48,6 +48,23 @@ Result<int64_t> ParseDuration(std::string_view text) {
   return static_cast<int64_t>(number) * scale;
 }
 
+Result<int64_t> ParseMilliseconds(std::string_view text) {
+  uint64_t number = 0;
+  std::string_view unit;
+  if (SplitNumber(text, number, unit) && unit == "ms") {
+    if (number > uint64_t{100} * 365 * 86400 * 1000) {
+      return MakeError(ErrorKind::kInvalidArgument, "duration '" + std::string(text) + "' is too long");
+    }
+    return static_cast<int64_t>(number);
+  }
+  auto seconds = ParseDuration(text);
+  if (!seconds) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "invalid duration '" + std::string(text) + "' (expected e.g. 50ms or 1s)");
+  }
+  return *seconds * 1000;
+}
+
 std::string FormatDuration(int64_t seconds) {
   if (seconds == 0) return "0";
   const uint64_t s = seconds < 0 ? static_cast<uint64_t>(-(seconds + 1)) + 1

@@ -145,6 +145,7 @@ class MemoryStore final : public Store {
   Result<StoreStats> Stats() override {
     StoreStats stats;
     stats.location = Location();
+    stats.backend = "memory";
     stats.records = records_.size();
     stats.provisional = provisional_.size();
     for (const auto& [key, record] : records_) {

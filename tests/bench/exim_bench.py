@@ -27,7 +27,9 @@ its output. Three parts:
    ratelimit stanzas in the RCPT ACL (and its acl_not_smtp one), (C) the
    shipped senderwatch snippets with the built-in default policy, and
    (C shared-rt) the same with the plugin linked as it used to be, with the
-   shared C++ runtime (tests/bench/CMakeLists.txt: senderwatch-shared-rt.so).
+   shared C++ runtime (tests/bench/CMakeLists.txt: senderwatch-shared-rt.so),
+   and (C redis) the same with backend = "redis" on a private redis-server
+   over a unix socket (when redis-server is installed).
    Each
    message: connect, EHLO, AUTH PLAIN, MAIL, 3 RCPT, DATA, QUIT (not waiting
    for the 221, see SmtpClient.message), from one of 50 accounts. 1 and 8 concurrent connections. Throughput ratio to (A),
@@ -292,7 +294,7 @@ class QueueOnlyLab(eximlab.Lab):
                         pass
 
 
-def make_labs(base, plugin, other_plugin=None):
+def make_labs(base, plugin, other_plugin=None, redis=None):
     users = [f"user{i}" for i in range(ACCOUNTS)]
     a = snippets_dir(base, "A", "# (A) no checks\n", "")
     b = snippets_dir(base, "B", RCPT_B, NOT_SMTP_B)
@@ -308,6 +310,17 @@ def make_labs(base, plugin, other_plugin=None):
                          policy_text="")
     eximlab.write_file(lab_c.policy, f'[store]\npath = "{lab_c.store}"\n')
     labs["C"] = lab_c
+    if redis is not None:
+        # (C redis): the same with backend = "redis" over a unix socket, to
+        # see what sharing the store between hosts costs a host.
+        lab = QueueOnlyLab("bench-C-redis", [], users=users, plugin=plugin, with_sink=False,
+                           policy_text="")
+        secret = os.path.join(lab.etc, "senderwatch.redis")
+        eximlab.write_file(secret, eximlab.REDIS_PASSWORD + "\n", mode=0o640, owner=(0, lab.gid))
+        eximlab.write_file(lab.policy, f'[store]\npath = "{lab.store}"\nbackend = "redis"\n'
+                                       f'redis = "{redis.address}"\n'
+                                       f'redis_password_file = "{secret}"\nredis_timeout = "1s"\n')
+        labs["C redis"] = lab
     if other_plugin:
         # (C shared-rt): the same with the plugin linked as it used to be
         # (shared libstdc++ and libtomlplusplus), to see what the link saves.
@@ -421,7 +434,19 @@ def load_run(lab, messages, concurrency, first_index):
 
 
 def bench_smtp(base, plugin, rounds, messages, concurrencies, other_plugin=None):
-    labs = make_labs(base, plugin, other_plugin)
+    redis = None
+    if os.path.exists(eximlab.REDIS_SERVER):
+        redis = eximlab.RedisServer()
+        redis.start()
+    try:
+        return _bench_smtp(base, plugin, rounds, messages, concurrencies, other_plugin, redis)
+    finally:
+        if redis is not None:
+            redis.cleanup()
+
+
+def _bench_smtp(base, plugin, rounds, messages, concurrencies, other_plugin, redis):
+    labs = make_labs(base, plugin, other_plugin, redis)
     results = {c: {name: [] for name in labs} for c in concurrencies}
     cpu = {c: {name: [] for name in labs} for c in concurrencies}
     try:
@@ -445,7 +470,7 @@ def bench_smtp(base, plugin, rounds, messages, concurrencies, other_plugin=None)
                 log(f"  round {r + 1}/{rounds}, {c} connection(s): " + ", ".join(
                     f"{n} {results[c][n][-1]:.1f}/s {cpu[c][n][-1]:.2f} ms cpu" for n in labs))
         panics = {n: lab.panic() for n, lab in labs.items() if lab.panic().strip()}
-        verdicts_ok = "senderwatch:" not in labs["C"].log()
+        verdicts_ok = all("senderwatch:" not in labs[n].log() for n in ("C", "C redis") if n in labs)
     finally:
         for lab in labs.values():
             lab.cleanup()

@@ -141,6 +141,11 @@ def main():
                           + (f", C shared-rt {other['median_cpu_ms_per_msg']:.2f}" if other else "")
                           + f"; capacity C/A {ca:.3f} ({verdict(ca >= 0.95)})"
                           + (f", C shared-rt/A {other['median_cpu_ratio_to_A']:.3f}" if other else ""))
+                redis = per.get("C redis")
+                if redis:
+                    print(f"           Redis backend: {redis['median_msgs_per_s']:.1f} msg/s, "
+                          f"C redis/C {redis['median_msgs_per_s'] / per['C']['median_msgs_per_s']:.3f}"
+                          f" (Exim CPU/message {redis['median_cpu_ms_per_msg']:.2f} ms)")
     return 0
 
 

@@ -267,6 +267,55 @@ def rule(name, metric, above, action, window="1h", min=None, applies_to=None):
 
 
 # ---------------------------------------------------------------------------
+# Redis, for several hosts sharing one store (test_cluster.py, the benchmarks)
+# ---------------------------------------------------------------------------
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_PASSWORD = "cluster-secret"
+
+
+class RedisServer:
+    """A private redis-server on a unix socket the Exim user can reach."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="redis-", dir=base_dir())
+        os.chmod(self.dir, 0o755)
+        self.socket = os.path.join(self.dir, "redis.sock")
+        write_file(os.path.join(self.dir, "redis.conf"), "\n".join([
+            "port 0", f"unixsocket {self.socket}", "unixsocketperm 777", f"dir {self.dir}",
+            f"logfile {self.dir}/redis.log", 'save ""', "appendonly no",
+            "maxmemory-policy noeviction", f"requirepass {REDIS_PASSWORD}", ""]))
+        self.proc = None
+
+    @property
+    def address(self):
+        return "unix:" + self.socket
+
+    def start(self):
+        self.proc = subprocess.Popen([REDIS_SERVER, os.path.join(self.dir, "redis.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: os.path.exists(self.socket), 10, "redis-server to listen")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+
+# ---------------------------------------------------------------------------
 # SMTP client
 # ---------------------------------------------------------------------------
 

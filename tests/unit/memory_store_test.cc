@@ -1,5 +1,5 @@
-// The memory store, and the Store contract both backends must honour: log
-// replay (memory) and the plugin (LMDB) have to agree on what Update, Prune
+// The memory store, and the Store contract every backend must honour: log
+// replay (memory), the plugin (LMDB) and a cluster (Redis) have to agree on what Update, Prune
 // and ForEach do, or replay would predict locks that never happen.
 #include <gtest/gtest.h>
 
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "senderwatch/store.h"
+#include "testutil/redis_server.h"
 #include "testutil/testutil.h"
 
 namespace senderwatch {
@@ -32,6 +33,17 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
       return;
     }
     StoreSettings settings;
+    if (GetParam() == "redis") {
+      redis_ = std::make_unique<testing::RedisServer>();
+      ASSERT_TRUE(redis_->ok()) << redis_->error();
+      settings.redis = redis_->UnixAddress();
+      settings.redis_password = redis_->password();
+      settings.retention_seconds = kRetention;
+      auto store = OpenRedisStore(settings, clock_, logger_);
+      ASSERT_TRUE(store) << store.error().message;
+      store_ = std::move(*store);
+      return;
+    }
     settings.path = dir_.Join("store");
     settings.durability = Durability::kNone;
     settings.retention_seconds = kRetention;
@@ -41,6 +53,7 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempDir dir_;
+  std::unique_ptr<testing::RedisServer> redis_;
   ManualClock clock_{kNow};
   testing::CapturingLogger logger_;
   std::unique_ptr<Store> store_;
@@ -178,7 +191,7 @@ TEST_P(StoreContract, StatsCountRecordsAndLocks) {
   EXPECT_EQ(stats->location, store_->Location());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("memory", "lmdb"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("memory", "lmdb", "redis"),
                          [](const auto& test_param) { return test_param.param; });
 
 TEST(MemoryStore, NamesItselfMemory) {
