@@ -35,6 +35,8 @@ CallSpec SpecOf(Function f) {
       return {"record_defer", 3, false, false, true, "defers", "ACCOUNT, RCPT, REASON"};
     case Function::kRecordAuthfail:
       return {"record_authfail", 2, false, false, false, "authfails", "USERNAME, CLIENT_IP"};
+    case Function::kPreload:
+      return {"preload", 0, false, false, false, {}, "no data arguments"};
   }
   return {"unknown", 0, false, false, false, {}, ""};
 }
