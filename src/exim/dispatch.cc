@@ -21,6 +21,7 @@
 #include "senderwatch/engine.h"
 #include "senderwatch/locate.h"
 #include "senderwatch/policy.h"
+#include "senderwatch/process.h"
 #include "senderwatch/store.h"
 
 namespace senderwatch::exim {
@@ -86,7 +87,7 @@ struct ProcessState {
 // which must not close the LMDB environment of their parent.
 ProcessState& State() {
   static ProcessState* state = new ProcessState;
-  const pid_t pid = getpid();
+  const pid_t pid = CurrentPid();
   if (state->pid != pid) {
     // Inherited across fork(): LMDB forbids using the env here, and
     // closing it could release the parent's file locks. Forget it.

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "senderwatch/account.h"
+#include "senderwatch/process.h"
 #include "senderwatch/store.h"
 #include "store/lmdb_env.h"
 #include "store/lock_journal.h"
@@ -176,9 +177,9 @@ class OpenStores {
  private:
   static void Reset() {
     static pid_t owner = 0;
-    if (owner != getpid()) {
+    if (owner != CurrentPid()) {
       Ids().clear();
-      owner = getpid();
+      owner = CurrentPid();
     }
   }
   static std::mutex& Mutex() {
@@ -201,12 +202,12 @@ class LmdbStore final : public Store {
         clock_(clock),
         logger_(logger),
         mode_(mode),
-        pid_(getpid()) {}
+        pid_(CurrentPid()) {}
 
   ~LmdbStore() override {
     // In a forked child the environment is leaked, not closed (Env does the
     // pid check); the registry entry belongs to the parent.
-    if (registered_ && getpid() == pid_) OpenStores::Remove(dir_.dev, dir_.ino);
+    if (registered_ && CurrentPid() == pid_) OpenStores::Remove(dir_.dev, dir_.ino);
     if (dir_fd_ >= 0) ::close(dir_fd_);
   }
 
@@ -628,7 +629,7 @@ Result<size_t> LmdbStore::RestoreLocks(const std::vector<JournalEntry>& entries)
 // ---- transactions -------------------------------------------------------------
 
 Result<void> LmdbStore::CheckUsable(bool write) const {
-  if (getpid() != pid_) {
+  if (CurrentPid() != pid_) {
     return MakeError(ErrorKind::kStoreIo,
                      "store " + path_ + " was opened by process " + std::to_string(pid_) +
                          "; a forked child must open its own");
