@@ -94,11 +94,14 @@ double MetricValue(const AccountRecord& record, Metric metric,
                        window_seconds, now, evidence_after, denominator);
 }
 
-std::vector<RuleReading> ReadRules(const Policy& policy,
-                                   const AccountRecord& record, UnixSeconds now,
-                                   const LimitOverrides& overrides) {
-  std::vector<RuleReading> readings;
-  readings.reserve(policy.rules.size());
+namespace {
+
+// Computes each rule's reading in policy order and hands it to `visit`.
+// Allocates nothing: Evaluate runs on every check_sender, and `show`,
+// `top` and replay call it for every record (docs/performance.md).
+template <typename Visit>
+void VisitRules(const Policy& policy, const AccountRecord& record, UnixSeconds now,
+                const LimitOverrides& overrides, Visit&& visit) {
   // Repeat offenders: lock rules trip sooner after each earlier lock. While
   // a lock is in force it is one of lock_count: the limits that applied to
   // it are those of the locks before it; the next lock's are one step on.
@@ -107,21 +110,24 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
   const double escalation = std::pow(policy.escalation, std::min<uint32_t>(earlier_locks, 3));
   const double next_step = earlier_locks < 3 ? policy.escalation : 1.0;
   // Rules mostly share a window (and an evidence floor): sum each distinct
-  // pair once, so the cost grows with windows, not with rules.
+  // pair once, so the cost grows with windows, not with rules. A policy
+  // with more distinct pairs than the cache holds sums the rest per rule.
   struct Sums {
     int64_t window;
     UnixSeconds floor;
     std::array<uint64_t, kCounterCount> totals;
   };
-  std::vector<Sums> cache;
+  std::array<Sums, 8> cache;
+  size_t cached = 0;
+  Sums uncached;
   const auto sums_for = [&](int64_t window, UnixSeconds floor) -> const std::array<uint64_t, kCounterCount>& {
-    for (const Sums& s : cache) {
-      if (s.window == window && s.floor == floor) return s.totals;
+    for (size_t i = 0; i < cached; ++i) {
+      if (cache[i].window == window && cache[i].floor == floor) return cache[i].totals;
     }
-    cache.push_back({window, floor, CountersInWindow(record, window, now, floor)});
-    return cache.back().totals;
+    Sums& slot = cached < cache.size() ? cache[cached++] : uncached;
+    slot = {window, floor, CountersInWindow(record, window, now, floor)};
+    return slot.totals;
   };
-  cache.reserve(4);
   for (const Rule& rule : policy.rules) {
     RuleReading reading;
     reading.rule = &rule;
@@ -162,8 +168,19 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
     const double min_basis = is_ratio ? static_cast<double>(denominator) : reading.value;
     reading.fired = reading.enabled && reading.value > reading.limit &&
                     min_basis >= static_cast<double>(rule.min);
-    readings.push_back(reading);
+    visit(reading);
   }
+}
+
+}  // namespace
+
+std::vector<RuleReading> ReadRules(const Policy& policy,
+                                   const AccountRecord& record, UnixSeconds now,
+                                   const LimitOverrides& overrides) {
+  std::vector<RuleReading> readings;
+  readings.reserve(policy.rules.size());
+  VisitRules(policy, record, now, overrides,
+             [&](const RuleReading& reading) { readings.push_back(reading); });
   return readings;
 }
 
@@ -182,15 +199,21 @@ Verdict Evaluate(const Policy& policy, const AccountRecord& record,
     verdict.reason = lock.reason;
     return verdict;
   }
-  for (const RuleReading& reading : ReadRules(policy, record, now, overrides)) {
-    if (!reading.fired || reading.rule->action <= verdict.action) continue;
-    verdict.action = reading.rule->action;
-    verdict.rule = reading.rule->name;
-    verdict.metric = reading.rule->metric;
-    verdict.value = reading.value;
-    verdict.limit = reading.limit;
-    verdict.window_seconds = reading.rule->window_seconds;
-  }
+  const RuleReading* strongest = nullptr;
+  RuleReading chosen;
+  VisitRules(policy, record, now, overrides, [&](const RuleReading& reading) {
+    if (!reading.fired) return;
+    if (strongest != nullptr && reading.rule->action <= strongest->rule->action) return;
+    chosen = reading;
+    strongest = &chosen;
+  });
+  if (strongest == nullptr || strongest->rule->action <= Action::kOk) return verdict;
+  verdict.action = strongest->rule->action;
+  verdict.rule = strongest->rule->name;  // copied once, for the winner only
+  verdict.metric = strongest->rule->metric;
+  verdict.value = strongest->value;
+  verdict.limit = strongest->limit;
+  verdict.window_seconds = strongest->rule->window_seconds;
   return verdict;
 }
 

@@ -4,6 +4,7 @@
 // on the next write). The decoder treats its input as hostile: it is fuzzed
 // with arbitrary bytes and must return an Error, never crash.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
@@ -60,21 +61,20 @@ std::unexpected<Error> Corrupt(const std::string& why) {
 // share an LMDB page (a fixed 1.6 KB layout filled one page per account).
 template <typename Ring>
 void WriteRing(std::string& out, const Ring& ring) {
+  // One pass over the ring finds the slots in use (every check_sender
+  // encodes the record: docs/performance.md), the second writes them.
+  std::array<uint8_t, Ring::kSlots> masks;
   uint8_t used = 0;
   for (int slot = 0; slot < Ring::kSlots; ++slot) {
-    for (int c = 0; c < kCounterCount; ++c) {
-      if (ring.data()[slot * kCounterCount + c] != 0) {
-        ++used;
-        break;
-      }
-    }
+    const auto* counts = ring.data() + slot * kCounterCount;
+    unsigned mask = 0;
+    for (int c = 0; c < kCounterCount; ++c) mask |= (counts[c] != 0 ? 1u : 0u) << c;
+    masks[static_cast<size_t>(slot)] = static_cast<uint8_t>(mask);
+    used = static_cast<uint8_t>(used + (mask != 0));
   }
   PutFixed8(out, used);
   for (int slot = 0; slot < Ring::kSlots; ++slot) {
-    uint8_t mask = 0;
-    for (int c = 0; c < kCounterCount; ++c) {
-      if (ring.data()[slot * kCounterCount + c] != 0) mask = static_cast<uint8_t>(mask | (1u << c));
-    }
+    const uint8_t mask = masks[static_cast<size_t>(slot)];
     if (mask == 0) continue;
     PutFixed8(out, static_cast<uint8_t>(slot));
     PutFixed8(out, mask);

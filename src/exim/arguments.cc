@@ -35,6 +35,8 @@ CallSpec SpecOf(Function f) {
       return {"record_defer", 3, false, false, true, "defers", "ACCOUNT, RCPT, REASON"};
     case Function::kRecordAuthfail:
       return {"record_authfail", 2, false, false, false, "authfails", "USERNAME, CLIENT_IP"};
+    case Function::kPreload:
+      return {"preload", 0, false, false, false, {}, "no data arguments"};
   }
   return {"unknown", 0, false, false, false, {}, ""};
 }
@@ -61,11 +63,13 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
     if (argv[i] == nullptr) return MakeError(ErrorKind::kInvalidArgument, "null argument");
     std::string_view arg(argv[i], strnlen(argv[i], kMaxArgumentLength + 1));
     const bool too_long = arg.size() > kMaxArgumentLength;
-    const std::string too_long_message =
-        "argument " + std::to_string(i + 1) + " is longer than 64 KiB (ignored)";
+    // Built only when needed: every call passes here (docs/performance.md).
+    const auto too_long_message = [i] {
+      return "argument " + std::to_string(i + 1) + " is longer than 64 KiB (ignored)";
+    };
     if (i < spec.positional) {
       if (too_long) {
-        AppendError(call.input_error, too_long_message);
+        AppendError(call.input_error, too_long_message());
         arg = {};
       }
       call.positional.push_back(arg);
@@ -85,10 +89,10 @@ Result<ParsedCall> ParseArguments(const CallSpec& spec, int argc, const char* co
     } else if (arg == kModeEvent) {
       call.event_mode = true;
     } else if (spec.context_options && arg.starts_with(kRcptKey)) {
-      if (too_long) AppendError(call.input_error, too_long_message);
+      if (too_long) AppendError(call.input_error, too_long_message());
       else call.recipient = arg.substr(kRcptKey.size());
     } else if (spec.context_options && arg.starts_with(kSenderKey)) {
-      if (too_long) AppendError(call.input_error, too_long_message);
+      if (too_long) AppendError(call.input_error, too_long_message());
       else call.sender = arg.substr(kSenderKey.size());
     } else if (spec.origin_option && arg.starts_with(kOriginKey)) {
       // The value is written by the snippets (from $received_protocol): an

@@ -4,6 +4,7 @@
 // state remembers its pid and drops an inherited store without closing it.
 #include "exim/dispatch.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -49,11 +50,32 @@ class HostLogger final : public Logger {
   Host* host_ = nullptr;
 };
 
+// What identifies one version of the policy file: any rewrite, rename or
+// creation changes it. A missing file is a version too (built-in defaults).
+struct FileStamp {
+  bool exists = false;
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  int64_t modified_ns = 0;
+  int64_t changed_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp StampOf(const std::string& path) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) return {};
+  constexpr int64_t kNs = 1'000'000'000;
+  return {true, st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec * kNs + st.st_mtim.tv_nsec,
+          st.st_ctim.tv_sec * kNs + st.st_ctim.tv_nsec};
+}
+
 struct ProcessState {
   pid_t pid = 0;
   SystemClock clock;
   HostLogger logger;  // must outlive `store`, which keeps a reference
   std::string policy_path;
+  FileStamp policy_stamp;  // of policy_path when `policy` was read
   std::optional<Policy> policy;
   std::unique_ptr<Store> store;
   std::string store_path;
@@ -64,7 +86,7 @@ struct ProcessState {
 // which must not close the LMDB environment of their parent.
 ProcessState& State() {
   static ProcessState* state = new ProcessState;
-  const pid_t pid = getpid();
+  const pid_t pid = ::getpid();
   if (state->pid != pid) {
     // Inherited across fork(): LMDB forbids using the env here, and
     // closing it could release the parent's file locks. Forget it.
@@ -89,13 +111,24 @@ FileTrust PluginFileTrust(Host& host) {
   return trust;
 }
 
-Result<const Policy*> EnsurePolicy(ProcessState& state, const std::string& path, Host& host) {
-  if (state.policy && state.policy_path == path) return &*state.policy;
+// The policy of `path`, read once per process. With `revalidate` (the
+// long-lived daemon's preload) it is read again when the file changed, so
+// the SMTP children it forks afterwards inherit the new one; a short-lived
+// process keeps what it read first.
+Result<const Policy*> EnsurePolicy(ProcessState& state, const std::string& path, Host& host,
+                                   bool revalidate = false) {
+  FileStamp stamp;
+  if (revalidate) stamp = StampOf(path);
+  if (state.policy && state.policy_path == path && (!revalidate || stamp == state.policy_stamp)) {
+    return &*state.policy;
+  }
+  if (!revalidate) stamp = StampOf(path);  // taken before reading: a later change is seen
   state.policy.reset();
   auto loaded = LoadLocatedPolicy(LocatePolicy(path), PluginFileTrust(host));
   if (!loaded) return std::unexpected(loaded.error());
   state.policy = std::move(*loaded);
   state.policy_path = path;
+  state.policy_stamp = stamp;
   return &*state.policy;
 }
 
@@ -152,11 +185,13 @@ void Notify(const Policy& policy, const AccountRecord& record, Host& host) {
 std::string Run(Function function, const CallSpec& spec, const ParsedCall& call,
                 ProcessState& state, Host& host, std::string& error, std::string& input_error,
                 bool& defer_on_error) {
-  auto policy = EnsurePolicy(state, call.config_path, host);
+  auto policy = EnsurePolicy(state, call.config_path, host, function == Function::kPreload);
   if (!policy) {
     error = policy.error().message;
     return {};
   }
+  // The store stays closed: an LMDB environment must not cross fork().
+  if (function == Function::kPreload) return {};
   defer_on_error = (*policy)->on_error == OnError::kDefer;
   auto store = EnsureStore(state, **policy, host);
   if (!store) {
@@ -240,7 +275,9 @@ std::string Dispatch(Function function, int argc, const char* const* argv, Host&
     } else {
       result = Run(function, spec, *call, state, host, error, input_error, defer_on_error);
     }
-    const bool event_mode = call && call->event_mode;
+    // preload's result is expanded into smtp_accept_max_per_host, which
+    // takes digits or nothing: always nothing (errors go to the log).
+    const bool event_mode = (call && call->event_mode) || function == Function::kPreload;
     if (!error.empty()) LogOnce(state, host, spec.name, error, !defer_on_error);
     if (!input_error.empty()) {
       LogOnce(state, host, spec.name, input_error, /*fail_open=*/false, "(bad input ignored)");

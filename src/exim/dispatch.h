@@ -26,7 +26,19 @@ class Host {
   virtual std::string EximGid() noexcept = 0;
 };
 
-enum class Function { kCheckSender, kPeekSender, kRecordBounce, kRecordDefer, kRecordAuthfail };
+enum class Function {
+  kCheckSender,
+  kPeekSender,
+  kRecordBounce,
+  kRecordDefer,
+  kRecordAuthfail,
+  // Reads the policy (again if its file changed since) and returns an empty
+  // string; opens no store. For Exim's daemon, which expands
+  // smtp_accept_max_per_host before it forks each SMTP connection: the
+  // children then inherit the loaded module and the parsed policy instead
+  // of each paying for them (docs/performance.md, "Per process").
+  kPreload,
+};
 
 // Arguments longer than this are refused before any parsing.
 inline constexpr size_t kMaxArgumentLength = 64 * 1024;

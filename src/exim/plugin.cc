@@ -76,3 +76,8 @@ SENDERWATCH_EXPORT int record_defer(uschar** yield, int argc, uschar* argv[]) no
 SENDERWATCH_EXPORT int record_authfail(uschar** yield, int argc, uschar* argv[]) noexcept {
   return Call(senderwatch::exim::Function::kRecordAuthfail, yield, argc, argv);
 }
+
+// Not a check: the daemon's warm-up (dispatch.h, Function::kPreload).
+SENDERWATCH_EXPORT int preload(uschar** yield, int argc, uschar* argv[]) noexcept {
+  return Call(senderwatch::exim::Function::kPreload, yield, argc, argv);
+}

@@ -7,6 +7,7 @@
 
 #include <string>
 
+
 namespace senderwatch::lmdb {
 namespace {
 
@@ -63,7 +64,7 @@ Result<Env> Env::Create() {
     env.env_ = nullptr;
     return std::unexpected(r.error());
   }
-  env.pid_ = getpid();
+  env.pid_ = ::getpid();
   return env;
 }
 
@@ -114,7 +115,7 @@ Result<MDB_stat> Env::Stat() const {
 int Env::MaxKeySize() const { return mdb_env_get_maxkeysize(env_); }
 
 void Env::Close() noexcept {
-  if (env_ != nullptr && getpid() == pid_) mdb_env_close(env_);
+  if (env_ != nullptr && ::getpid() == pid_) mdb_env_close(env_);
   // In another process the handle is deliberately leaked (see the header).
   env_ = nullptr;
   pid_ = 0;
@@ -150,7 +151,7 @@ Result<void> Txn::Commit() {
 }
 
 void Txn::Abort() noexcept {
-  if (txn_ != nullptr && getpid() == pid_) mdb_txn_abort(txn_);
+  if (txn_ != nullptr && ::getpid() == pid_) mdb_txn_abort(txn_);
   txn_ = nullptr;
 }
 

@@ -67,7 +67,7 @@ void* PluginAbi::handle_ = nullptr;
 
 TEST_F(PluginAbi, ExportsEveryContractFunction) {
   for (const char* name : {"check_sender", "peek_sender", "record_bounce", "record_defer",
-                           "record_authfail"}) {
+                           "record_authfail", "preload"}) {
     EXPECT_NE(dlsym(handle_, name), nullptr) << name;
   }
   // Internal symbols stay hidden (-fvisibility=hidden).
