@@ -205,7 +205,12 @@ class FailoverStore final : public Store {
   // new, and any user who may write the directory may replace it.
   static bool StampFile(const std::string& path, UnixSeconds at) {
     const std::string temp = path + ".tmp" + std::to_string(::getpid());
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0660);
+    // Created afresh: whatever lies at the name (a stale file of a process
+    // with our pid, a link or a FIFO another user prepared) is removed
+    // first, and O_EXCL refuses anything that appears in between, so root
+    // never writes through a name it did not make.
+    ::unlink(temp.c_str());
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0660);
     if (fd < 0) return false;
     const timespec times[2] = {{at, 0}, {at, 0}};
     const bool stamped = ::futimens(fd, times) == 0;

@@ -3,7 +3,10 @@
 // ends by itself; locks and releases made meanwhile reach Redis when it
 // returns.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -150,6 +153,44 @@ TEST_F(FailoverStoreTest, OutageFailsOpenLogsOnceAndKeepsLocks) {
   EXPECT_EQ(stats->backend, "redis");
   EXPECT_FALSE(stats->reachable);
   EXPECT_NE(stats->problem.find(redis_.UnixAddress()), std::string::npos) << stats->problem;
+}
+
+// The back-off file is written aside under a name with the pid in it. A
+// FIFO another user of the store directory left at that name used to hang
+// the process (root included) in open(2) for good: an SMTP session stuck.
+TEST_F(FailoverStoreTest, AFifoAtTheBackoffNameNeitherHangsNorIsWrittenThrough) {
+  Host a(redis_, clock_);
+  ASSERT_TRUE(a.store->Update("alice", Count));
+  redis_.Stop();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string fifo = a.settings.path + "/redis.down.tmp" + std::to_string(::getpid());
+    if (::mkfifo(fifo.c_str(), 0666) != 0) _exit(2);
+    // A forked child opens its own store (the parent's is left alone).
+    (void)a.store.release();
+    auto own = OpenConfiguredStore(a.settings, clock_, a.logger);
+    if (!own) _exit(3);
+    auto counted = (*own)->Update("alice", Count);
+    struct stat st{};
+    const bool stamped = ::stat((a.settings.path + "/redis.down").c_str(), &st) == 0 &&
+                         S_ISREG(st.st_mode) && st.st_mtime == kNow + kRemoteRetrySeconds;
+    if (!counted) fprintf(stderr, "child: %s\n", counted.error().message.c_str());
+    _exit(counted && stamped ? 0 : 1);
+  }
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 200 && done == 0; ++i) {
+    done = ::waitpid(child, &status, WNOHANG);
+    if (done == 0) ::usleep(50'000);
+  }
+  if (done == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    FAIL() << "the update hung on the FIFO for 10 s";
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: update failed or back-off file not written; 2: mkfifo; 3: open";
 }
 
 TEST_F(FailoverStoreTest, OtherProcessesHonourTheBackoff) {
