@@ -129,7 +129,7 @@ Result<AccountHistory> DecodeHistory(std::string_view bytes) {
   h.head_hour = in.Fixed32();
   auto copy = [&in](auto& array) {
     const std::string_view raw = in.Bytes(array.size());
-    std::copy(raw.begin(), raw.end(), array.begin());
+    if (raw.size() == array.size()) std::memcpy(array.data(), raw.data(), raw.size());
   };
   copy(h.recipients);
   copy(h.bounces);
