@@ -172,16 +172,16 @@ Policy DefaultPolicy();
 
 // Parses TOML text. `origin` names the source in error messages
 // ("senderwatch.toml:12:3: unknown key 'abov'"). Rules given in the file
-// replace the built-in rules as a whole.
+// replace the built-in rules as a whole. Reads no files: the [sender] file
+// is named in sender.file but not loaded (sender.owners stays empty).
 Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin);
-// As above; files the policy names (the [sender] file) must pass `trust`.
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin,
-                           const FileTrust& trust);
 
-// Reads and parses a file. A missing file is an error here; callers decide
-// whether a missing *default* file means built-in defaults.
-// The file and the files it names must pass `trust` (config_file.h); the
-// overload without it trusts root and this process's own user.
+// Reads and parses a file, then the [sender] file it names (an lsearch
+// file, senderwatch/lsearch.h). A missing file is an error here; callers
+// decide whether a missing *default* file means built-in defaults
+// (senderwatch/locate.h). The file and the files it names must pass `trust`
+// (config_file.h); the overload without it trusts root and this process's
+// own user.
 Result<Policy> LoadPolicyFile(const std::string& path, const FileTrust& trust);
 Result<Policy> LoadPolicyFile(const std::string& path);
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "senderwatch/ascii.h"
 #include "senderwatch/utf8.h"
 
 namespace senderwatch {
@@ -38,8 +39,7 @@ Result<std::string> NormalizeAccount(std::string_view raw) {
                        "account name is not valid UTF-8: " + EscapeForLog(raw));
     }
     if (length == 1) {
-      account.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
-                                             : static_cast<char>(c));
+      account.push_back(AsciiLower(static_cast<char>(c)));
     } else {
       account.append(raw.substr(i, length));
     }

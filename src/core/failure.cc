@@ -6,6 +6,8 @@
 #include <array>
 #include <string>
 
+#include "senderwatch/ascii.h"
+
 namespace senderwatch {
 namespace {
 
@@ -106,8 +108,7 @@ FailureKind ClassifyFailure(std::string_view reason) {
   if (reason.empty()) return FailureKind::kNeutral;
   // ASCII only: the reason is bytes from a remote server, and the locale's
   // tolower() must not decide what they mean.
-  std::string text(reason.substr(0, 2048));
-  for (char& c : text) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  const std::string text = AsciiLowercase(reason.substr(0, 2048));
   for (std::string_view prefix : kEximOwnPrefixes) {
     if (text.starts_with(prefix)) return FailureKind::kNeutral;
   }

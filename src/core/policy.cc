@@ -6,14 +6,15 @@
 #include <cmath>
 #include <cstring>
 #include <set>
-#include <sstream>
 
 #include <toml++/toml.h>
 
 #include "core/bounded_file.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/config_file.h"
+#include "senderwatch/ascii.h"
 #include "senderwatch/history.h"
+#include "senderwatch/lsearch.h"
 #include "senderwatch/record.h"
 #include "senderwatch/units.h"
 
@@ -32,41 +33,23 @@ Rule MakeRule(std::string name, Metric metric, int64_t window, double above,
   return rule;
 }
 
-// Reads the [sender] lookup file: "account: item, item" per line, '#'
-// comments; items are addresses, "@domain" or "*". Keys and items are
-// compared in lower case. The file must pass the same trust checks as the
-// policy file that names it.
+// Reads the [sender] lookup file, an lsearch file (senderwatch/lsearch.h)
+// of "account: item, item"; items are addresses, "@domain" or "*",
+// separated by commas or spaces, compared in lower case. The file must pass
+// the same trust checks as the policy file that names it.
 Result<std::map<std::string, std::vector<std::string>, std::less<>>> LoadOwners(
     const std::string& path, const FileTrust& trust) {
   auto content = ReadConfigFile(path, "sender file", 16u << 20, trust);
   if (!content) return std::unexpected(content.error());
-  std::istringstream in(*content);
   std::map<std::string, std::vector<std::string>, std::less<>> owners;
-  const auto lower_trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
-    std::string out(v);
-    for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    return out;
-  };
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    const std::string_view text = line;
-    if (text.find_first_not_of(" \t\r") == std::string_view::npos || text[text.find_first_not_of(" \t")] == '#') continue;
-    const size_t colon = text.find(':');
-    if (colon == std::string_view::npos) {
-      return MakeError(ErrorKind::kConfig, path + ":" + std::to_string(number) + ": expected 'account: addresses'");
-    }
-    auto& items = owners[lower_trim(text.substr(0, colon))];
-    std::string_view rest = text.substr(colon + 1);
+  for (LsearchEntry& entry : ParseLsearch(*content)) {
+    auto& items = owners[std::move(entry.key)];
+    std::string_view rest = entry.value;
     while (!rest.empty()) {
-      const size_t comma = rest.find_first_of(", ");
-      const std::string item = lower_trim(rest.substr(0, comma));
-      if (!item.empty()) items.push_back(item);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
+      const size_t end = rest.find_first_of(", \t");
+      if (end != 0) items.push_back(AsciiLowercase(rest.substr(0, end)));
+      if (end == std::string_view::npos) break;
+      rest.remove_prefix(end + 1);
     }
   }
   return owners;
@@ -96,7 +79,7 @@ Result<std::pair<std::string, std::string>> LoadRedisPassword(const std::string&
 
 class PolicyParser {
  public:
-  PolicyParser(std::string_view origin, const FileTrust& trust) : origin_(origin), trust_(trust) {}
+  explicit PolicyParser(std::string_view origin) : origin_(origin) {}
 
   Result<Policy> Parse(const toml::table& root) {
     Policy policy = DefaultPolicy();
@@ -339,10 +322,7 @@ class PolicyParser {
         else return Fail(value, "ownership must be \"address\", \"domain\" or \"lookup\"");
       } else if (k == "file") {
         if (text->empty() || text->front() != '/') return Fail(value, "sender file must be an absolute path");
-        sender.file = *text;
-        auto owners = LoadOwners(*text, trust_);
-        if (!owners) return Fail(value, owners.error().message);
-        sender.owners = std::move(*owners);
+        sender.file = *text;  // read by LoadPolicyFile: parsing reads no files
       } else {
         return Fail(value, "unknown key '" + std::string(k) + "' in [sender] (expected ownership, file)");
       }
@@ -496,7 +476,6 @@ class PolicyParser {
   }
 
   std::string_view origin_;
-  const FileTrust& trust_;
 };
 
 }  // namespace
@@ -525,11 +504,10 @@ Policy DefaultPolicy() {
   return policy;
 }
 
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin,
-                           const FileTrust& trust) {
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) {
   try {
     toml::table root = toml::parse(toml_text, origin);
-    return PolicyParser(origin, trust).Parse(root);
+    return PolicyParser(origin).Parse(root);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return MakeError(ErrorKind::kConfig, std::string(origin) + ":" + std::to_string(where.line) +
@@ -540,14 +518,18 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin,
   }
 }
 
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin) {
-  return ParsePolicy(toml_text, origin, DefaultFileTrust());
-}
-
 Result<Policy> LoadPolicyFile(const std::string& path, const FileTrust& trust) {
   auto text = ReadConfigFile(path, "policy file", 1u << 20, trust);
   if (!text) return std::unexpected(text.error());
-  return ParsePolicy(*text, path, trust);
+  auto policy = ParsePolicy(*text, path);
+  if (!policy || policy->sender.file.empty()) return policy;
+  auto owners = LoadOwners(policy->sender.file, trust);
+  if (!owners) {
+    return MakeError(ErrorKind::kConfig, path + ": [sender] file: " + owners.error().message,
+                     owners.error().code);
+  }
+  policy->sender.owners = std::move(*owners);
+  return policy;
 }
 
 Result<Policy> LoadPolicyFile(const std::string& path) {

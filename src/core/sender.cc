@@ -3,16 +3,11 @@
 // counts the senders an account does not own under the policy's rule.
 #include <string>
 
+#include "senderwatch/ascii.h"
 #include "senderwatch/policy.h"
 
 namespace senderwatch {
 namespace {
-
-std::string Lower(std::string_view v) {
-  std::string out(v);
-  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
 
 std::string_view LocalPart(std::string_view address) {
   const size_t at = address.rfind('@');
@@ -35,8 +30,8 @@ bool OwnsByAddress(std::string_view account, std::string_view sender) {
 bool OwnsSender(const SenderSettings& settings, std::string_view account_raw,
                 std::string_view sender_raw) {
   if (sender_raw.empty()) return true;  // null sender: bounces, not a claim of identity
-  const std::string account = Lower(account_raw);
-  const std::string sender = Lower(sender_raw);
+  const std::string account = AsciiLowercase(account_raw);
+  const std::string sender = AsciiLowercase(sender_raw);
   switch (settings.ownership) {
     case SenderOwnership::kAddress:
       return OwnsByAddress(account, sender);

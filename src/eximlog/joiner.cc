@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "senderwatch/account.h"
+#include "senderwatch/ascii.h"
 
 namespace senderwatch::eximlog {
 namespace {
@@ -25,8 +26,7 @@ uint64_t Mix(uint64_t x) {
 uint64_t AddressHash(std::string_view address) {
   uint64_t h = 1469598103934665603ULL;
   for (const char c : address) {
-    const char lower = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-    h = (h ^ static_cast<uint8_t>(lower)) * 1099511628211ULL;
+    h = (h ^ static_cast<uint8_t>(AsciiLower(c))) * 1099511628211ULL;
   }
   return Mix(h);
 }

@@ -17,13 +17,11 @@ namespace senderwatch::eximlog {
 
 using OverridesByAccount = std::map<std::string, LimitOverrides, std::less<>>;
 
-// Parses lsearch text: "key: value" or "key value"; the key may be in
-// double quotes; lines starting with '#' and empty lines are ignored; a line
-// starting with white space continues the previous value. Keys are matched
-// without regard to case, as lsearch does, so they are stored in lower case;
-// the first line of a key wins, as in Exim. A value that is not valid
-// override syntax is an error naming `origin` and the line.
+// Parses lsearch text by Exim's rules (senderwatch/lsearch.h); keys are
+// stored in lower case. A value that is not valid override syntax is an
+// error naming `origin` and the line.
 Result<OverridesByAccount> ParseLimitsFile(std::string_view text, std::string_view origin);
+// Reads a regular file of at most 16 MiB (a FIFO or a device is an error).
 Result<OverridesByAccount> LoadLimitsFile(const std::string& path);
 
 }  // namespace senderwatch::eximlog

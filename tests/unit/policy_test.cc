@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "senderwatch/units.h"
+#include "testutil/testutil.h"
 
 namespace senderwatch {
 namespace {
@@ -152,6 +155,52 @@ TEST(Units, ParsesAndFormatsDurations) {
   EXPECT_EQ(FormatDuration(3600), "1h");
   EXPECT_EQ(FormatDuration(600), "10m");
   EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00Z");
+}
+
+}  // namespace
+}  // namespace senderwatch
+
+namespace senderwatch {
+namespace {
+
+void WriteFile(const std::string& path, std::string_view text) { std::ofstream(path) << text; }
+
+TEST(Policy, ParsingReadsNoFiles) {
+  // The [sender] file is read by LoadPolicyFile, not while parsing text
+  // (fuzzers and check-config's round trip parse without a filesystem).
+  auto p = ParsePolicy("[sender]\nownership = \"lookup\"\nfile = \"/nonexistent/owners\"\n", "p.toml");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->sender.file, "/nonexistent/owners");
+  EXPECT_TRUE(p->sender.owners.empty());
+}
+
+TEST(Policy, SenderFileIsReadAsEximReadsAnLsearchFile) {
+  testing::TempDir dir;
+  const std::string owners = dir.Join("owners");
+  WriteFile(owners,
+            "# who may send as whom\n"
+            "Alice: alice@example.test,\n"
+            "   @Shop.test\n"                    // a continuation line
+            "\"bob smith\" bob@example.test\n"   // quoted key, no colon
+            "alice: *\n");                       // a second alice line is never read
+  const std::string path = dir.Join("senderwatch.toml");
+  WriteFile(path, "[sender]\nownership = \"lookup\"\nfile = \"" + owners + "\"\n");
+  auto p = LoadPolicyFile(path);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->sender.owners.at("alice"), (std::vector<std::string>{"alice@example.test", "@shop.test"}));
+  EXPECT_EQ(p->sender.owners.at("bob smith"), std::vector<std::string>{"bob@example.test"});
+  EXPECT_TRUE(OwnsSender(p->sender, "alice", "x@shop.test"));
+  EXPECT_FALSE(OwnsSender(p->sender, "alice", "x@other.test"));
+}
+
+TEST(Policy, MissingSenderFileNamesThePolicyAndTheFile) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("senderwatch.toml");
+  WriteFile(path, "[sender]\nownership = \"lookup\"\nfile = \"" + dir.Join("absent") + "\"\n");
+  auto p = LoadPolicyFile(path);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message.find(path), std::string::npos) << p.error().message;
+  EXPECT_NE(p.error().message.find("absent"), std::string::npos) << p.error().message;
 }
 
 }  // namespace

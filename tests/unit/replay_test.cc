@@ -146,6 +146,15 @@ TEST(Replay, UnreadableClientAddressStillCountsTheRecipient) {
   EXPECT_GE(h.replayer.Summary().engine_errors, 1u);
 }
 
+TEST(Replay, LimitsFileMustBeARegularFile) {
+  // A directory or a FIFO named by --limits gives an error, never an empty
+  // file (which would replay without the exceptions) or a hang.
+  auto loaded = LoadLimitsFile("/");
+  ASSERT_FALSE(loaded.has_value());
+  EXPECT_NE(loaded.error().message.find("not a regular file"), std::string::npos)
+      << loaded.error().message;
+}
+
 TEST(Replay, PerAccountOverridesApplyAsInTheAcl) {
   auto overrides = ParseLimitsFile(
       "# exceptions\n"
@@ -163,6 +172,10 @@ TEST(Replay, PerAccountOverridesApplyAsInTheAcl) {
   auto bad = ParseLimitsFile("x: rcpt-rate=lots\n", "limits");
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message.find("limits:1"), std::string::npos) << bad.error().message;
+  // lsearch skips an indented line after an empty one; so does replay.
+  bad = ParseLimitsFile("x: rcpt-rate=1\n\n  rcpt-rate=lots\ny: rcpt-rate=lots\n", "limits");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("limits:4"), std::string::npos) << bad.error().message;
 
   Harness h(PolicyWith({Rule{"rcpt-rate", Metric::kRecipients, 3600, 10, 0, Action::kDefer, false, std::nullopt}}));
   h.replayer.set_overrides(*overrides);
