@@ -11,7 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/context.h"
-#include "cli/exim.h"
+#include "cli/exim_tools.h"
 #include "cli/format.h"
 #include "cli/json.h"
 #include "cli/verbs.h"

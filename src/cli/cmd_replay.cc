@@ -16,6 +16,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verbs.h"
 #include "eximlog/joiner.h"
 #include "eximlog/limits_file.h"
 #include "eximlog/log_reader.h"

@@ -19,6 +19,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verbs.h"
 #include "eximlog/joiner.h"
 #include "eximlog/log_reader.h"
 #include "eximlog/progress.h"

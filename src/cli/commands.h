@@ -37,12 +37,6 @@ struct Command {
 
 const std::vector<Command>& AllCommands();
 
-// Verbs implemented in their own files (declared here so commands.cc can list them).
-int RunReplay(const GlobalOptions& options, std::span<const std::string> args);
-int RunTune(const GlobalOptions& options, std::span<const std::string> args);
-extern const std::string_view kReplayHelp;
-extern const std::string_view kTuneHelp;
-
 }  // namespace senderwatch::cli
 
 #endif  // SENDERWATCH_SRC_CLI_COMMANDS_H_

@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "cli/exim.h"
+#include "cli/exim_tools.h"
 #include "cli/format.h"
 
 namespace senderwatch::cli {

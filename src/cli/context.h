@@ -49,7 +49,7 @@ FileTrust CliFileTrust();
 Result<Policy> LoadEffectivePolicy(const GlobalOptions& options);
 
 // The store the plugin would open (LocateStore), --db first; the spool
-// directory comes from `exim4 -bP` (see exim.h), with a warning when Exim
+// directory comes from `exim4 -bP` (see exim_tools.h), with a warning when Exim
 // could not be asked.
 Result<StoreSettings> LocateCliStore(const GlobalOptions& options, const Policy& policy,
                                      Logger& logger);

@@ -1,5 +1,4 @@
-// The verbs implemented in this directory (besides replay and tune, declared
-// in commands.h): each lives in cmd_<verb>.cc with its --help text, which is
+// The verbs of the registry (commands.cc): each lives in cmd_<verb>.cc with its --help text, which is
 // written to man-page standard (synopsis, description, options, examples,
 // exit status) because `senderwatch VERB --help` is often all a user reads.
 #ifndef SENDERWATCH_SRC_CLI_VERBS_H_
@@ -28,6 +27,8 @@ SENDERWATCH_DECLARE_VERB(Stats);
 SENDERWATCH_DECLARE_VERB(CheckConfig);
 SENDERWATCH_DECLARE_VERB(Learn);
 SENDERWATCH_DECLARE_VERB(Migrate);
+SENDERWATCH_DECLARE_VERB(Replay);
+SENDERWATCH_DECLARE_VERB(Tune);
 
 #undef SENDERWATCH_DECLARE_VERB
 

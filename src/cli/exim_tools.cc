@@ -1,5 +1,5 @@
-// Exim's own tools, run without a shell; see exim.h.
-#include "cli/exim.h"
+// Exim's own tools, run without a shell; see exim_tools.h.
+#include "cli/exim_tools.h"
 
 #include <fcntl.h>
 #include <spawn.h>

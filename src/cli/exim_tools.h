@@ -6,8 +6,8 @@
 //
 // Programs are run directly (no shell), so nothing from the queue or the
 // command line is ever interpreted by a shell or by exipick's Perl criteria.
-#ifndef SENDERWATCH_SRC_CLI_EXIM_H_
-#define SENDERWATCH_SRC_CLI_EXIM_H_
+#ifndef SENDERWATCH_SRC_CLI_EXIM_TOOLS_H_
+#define SENDERWATCH_SRC_CLI_EXIM_TOOLS_H_
 
 #include <cstdint>
 #include <span>
@@ -81,4 +81,4 @@ Result<int> RunEximOnMessages(const std::string& exim_config, std::string_view a
 
 }  // namespace senderwatch::cli
 
-#endif  // SENDERWATCH_SRC_CLI_EXIM_H_
+#endif  // SENDERWATCH_SRC_CLI_EXIM_TOOLS_H_

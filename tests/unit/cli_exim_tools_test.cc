@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "cli/exim.h"
+#include "cli/exim_tools.h"
 
 namespace senderwatch::cli {
 namespace {
