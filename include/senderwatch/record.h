@@ -13,6 +13,7 @@
 #include "senderwatch/clock.h"
 #include "senderwatch/error.h"
 #include "senderwatch/history.h"
+#include "senderwatch/evidence.h"
 #include "senderwatch/metric.h"
 #include "senderwatch/network.h"
 #include "senderwatch/window.h"
@@ -36,15 +37,11 @@ struct NetworkSighting {
 
 // Why and since when an account is locked. A lock is written with a durable
 // (fsynced) commit and survives a store rebuild through the lock journal.
-struct LockState {
+// The evidence (evidence.h) is that of the verdict that locked, or "manual".
+struct LockState : Evidence {
   bool locked = false;
   UnixSeconds since = 0;
   UnixSeconds until = 0;  // 0: until a person releases it
-  std::string rule;       // the rule that fired, or "manual"
-  Metric metric = Metric::kBounces;
-  double value = 0;
-  double limit = 0;
-  int64_t window_seconds = 0;
   std::string reason;     // human text: the evidence, or the admin's reason
   std::string by;         // "senderwatch" for automatic locks, else the admin
 };

@@ -8,20 +8,17 @@
 #include <vector>
 
 #include "senderwatch/clock.h"
+#include "senderwatch/evidence.h"
 #include "senderwatch/metric.h"
 #include "senderwatch/policy.h"
 #include "senderwatch/record.h"
 
 namespace senderwatch {
 
-struct Verdict {
+// The evidence (evidence.h) is that of the deciding rule; its rule is empty
+// when action is kOk.
+struct Verdict : Evidence {
   Action action = Action::kOk;
-  // The deciding rule; empty when action is kOk.
-  std::string rule;
-  Metric metric = Metric::kBounces;
-  double value = 0;
-  double limit = 0;
-  int64_t window_seconds = 0;
   // Lock verdicts only: when the lock began and why.
   UnixSeconds since = 0;
   std::string reason;
@@ -52,6 +49,9 @@ struct RuleReading {
   // false while the static fallback applies.
   bool learned = false;
 };
+
+// What the reading would give as evidence if its rule fired.
+Evidence EvidenceOf(const RuleReading& reading);
 
 // The learned limit of `rule` for this account at `now`, or nullopt while
 // the account has too little history (then the rule's fallback applies).

@@ -38,13 +38,7 @@ std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& recor
   views.reserve(readings.size());
   for (const RuleReading& reading : readings) {
     RuleView view;
-    view.rule = reading.rule;
-    view.value = reading.value;
-    view.limit = reading.limit;
-    view.next_limit = reading.next_limit;
-    view.enabled = reading.enabled;
-    view.fired = reading.fired;
-    view.learned = reading.learned;
+    view.RuleReading::operator=(reading);
     const Rule& rule = *reading.rule;
     view.since_release = rule.action == Action::kLock && record.evidence_after > 0;
     if (rule.metric == Metric::kBounceRatio) {
@@ -97,11 +91,8 @@ AccountSummary Summarize(const Policy& policy, const AccountRecord& record, Unix
       if (best == nullptr || view.pressure > best->pressure) best = &view;
     }
     if (best != nullptr) {
-      column.value = best->value;
+      column.CopyEvidence(EvidenceOf(*best));
       column.has_limit = true;
-      column.limit = best->limit;
-      column.window_seconds = best->rule->window_seconds;
-      column.rule = best->rule->name;
       column.pressure = best->pressure;
       column.fired = best->fired;
       column.learned_rule = best->rule->learned;

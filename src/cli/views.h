@@ -27,15 +27,9 @@ inline constexpr std::array<Metric, 5> kTopMetrics = {Metric::kRecipients, Metri
                                                       Metric::kBounceRatio, Metric::kClientIps,
                                                       Metric::kAuthfails};
 
-// One rule's reading with the facts a person needs to judge it.
-struct RuleView {
-  const Rule* rule = nullptr;
-  double value = 0;
-  double limit = 0;
-  // After the release of the lock in force, escalated (see RuleReading).
-  double next_limit = 0;
-  bool enabled = true;
-  bool fired = false;
+// One rule's reading (RuleReading: rule, value, limit, next_limit, enabled,
+// fired, learned) with the facts a person needs to judge it.
+struct RuleView : RuleReading {
   // How close the rule is to firing: value / limit, scaled down while the
   // `min` evidence is not reached (so 1 bounce of 2 mails is not "166%").
   // >= 1 means at or over the limit; a fired rule is always > 1.
@@ -44,9 +38,6 @@ struct RuleView {
   double min_basis = 0;
   // Lock rules ignore evidence before the last release.
   bool since_release = false;
-  // Learned rules (rule->learned): true when `limit` comes from the
-  // account's history, false while the rule's fallback applies.
-  bool learned = false;
 };
 
 // Where a rule's limit comes from, for people and scripts: "static" (the
@@ -60,14 +51,10 @@ std::string LimitMarker(const RuleView& view);
 std::vector<RuleView> ViewRules(const Policy& policy, const AccountRecord& record, UnixSeconds now);
 
 // One column of `top`: the metric's value against the limit of the rule on
-// that metric that is closest to firing (no rule: the last hour, no limit).
-struct MetricView {
-  Metric metric = Metric::kRecipients;
-  double value = 0;
+// that metric that is closest to firing (no rule: the last hour, no limit,
+// no rule name).
+struct MetricView : Evidence {
   bool has_limit = false;
-  double limit = 0;
-  int64_t window_seconds = 3600;
-  std::string rule;
   double pressure = 0;
   bool fired = false;
   bool learned_rule = false;  // the rule is learned (above = "learned")

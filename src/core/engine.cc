@@ -35,11 +35,7 @@ void ApplyLock(AccountRecord& r, Verdict& v, UnixSeconds now, int64_t duration) 
   r.lock.locked = true;
   r.lock.since = now;
   r.lock.until = duration > 0 ? now + duration : 0;
-  r.lock.rule = v.rule;
-  r.lock.metric = v.metric;
-  r.lock.value = v.value;
-  r.lock.limit = v.limit;
-  r.lock.window_seconds = v.window_seconds;
+  r.lock.CopyEvidence(v);
   r.lock.reason = DescribeEvidence(v);
   r.lock.by = "senderwatch";
   ++r.lock_count;

@@ -184,17 +184,23 @@ std::vector<RuleReading> ReadRules(const Policy& policy,
   return readings;
 }
 
+Evidence EvidenceOf(const RuleReading& reading) {
+  Evidence evidence;
+  evidence.rule = reading.rule->name;
+  evidence.metric = reading.rule->metric;
+  evidence.value = reading.value;
+  evidence.limit = reading.limit;
+  evidence.window_seconds = reading.rule->window_seconds;
+  return evidence;
+}
+
 Verdict Evaluate(const Policy& policy, const AccountRecord& record,
                  UnixSeconds now, const LimitOverrides& overrides) {
   Verdict verdict;
   if (record.IsLocked(now)) {
     const LockState& lock = record.lock;
     verdict.action = Action::kLock;
-    verdict.rule = lock.rule;
-    verdict.metric = lock.metric;
-    verdict.value = lock.value;
-    verdict.limit = lock.limit;
-    verdict.window_seconds = lock.window_seconds;
+    verdict.CopyEvidence(lock);
     verdict.since = lock.since;
     verdict.reason = lock.reason;
     return verdict;
@@ -209,11 +215,7 @@ Verdict Evaluate(const Policy& policy, const AccountRecord& record,
   });
   if (strongest == nullptr || strongest->rule->action <= Action::kOk) return verdict;
   verdict.action = strongest->rule->action;
-  verdict.rule = strongest->rule->name;  // copied once, for the winner only
-  verdict.metric = strongest->rule->metric;
-  verdict.value = strongest->value;
-  verdict.limit = strongest->limit;
-  verdict.window_seconds = strongest->rule->window_seconds;
+  verdict.CopyEvidence(EvidenceOf(*strongest));  // the rule name copied once, for the winner only
   return verdict;
 }
 

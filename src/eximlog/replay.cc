@@ -22,11 +22,7 @@ Replayer::Replayer(const Policy& policy, std::unique_ptr<Store> owned, Store* bo
     if (current_ == nullptr) return;
     Verdict verdict;
     verdict.action = Action::kLock;
-    verdict.rule = record.lock.rule;
-    verdict.metric = record.lock.metric;
-    verdict.value = record.lock.value;
-    verdict.limit = record.lock.limit;
-    verdict.window_seconds = record.lock.window_seconds;
+    verdict.CopyEvidence(record.lock);
     Change(*current_, record.lock.since, verdict);
   });
 }
@@ -56,11 +52,7 @@ void Replayer::Change(State& state, UnixSeconds time, const Verdict& verdict) {
   change.time = time;
   change.account = state.outcome.account;
   change.action = verdict.action;
-  change.rule = verdict.rule;
-  change.metric = verdict.metric;
-  change.value = verdict.value;
-  change.limit = verdict.limit;
-  change.window_seconds = verdict.window_seconds;
+  change.CopyEvidence(verdict);
   AccountOutcome& outcome = state.outcome;
   ++outcome.changes;
   ++summary_.verdict_changes;

@@ -28,15 +28,11 @@ namespace senderwatch::eximlog {
 // A change of an account's verdict: the first defer, a lock, the return to
 // ok when a window has passed. A change of the deciding rule at the same
 // strength counts as a change too.
-struct VerdictChange {
+// The evidence is the new verdict's (its rule is empty for ok).
+struct VerdictChange : Evidence {
   UnixSeconds time = 0;
   std::string account;
   Action action = Action::kOk;
-  std::string rule;        // empty for ok
-  Metric metric = Metric::kBounces;
-  double value = 0;
-  double limit = 0;
-  int64_t window_seconds = 0;
 };
 
 // What happened to one account over the whole replay.
