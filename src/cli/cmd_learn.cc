@@ -15,12 +15,12 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/log_scan.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "eximlog/joiner.h"
 #include "eximlog/learn.h"
 #include "eximlog/log_reader.h"
-#include "eximlog/progress.h"
 #include "eximlog/replay.h"
 #include "eximlog/scan.h"
 #include "senderwatch/units.h"
@@ -122,32 +122,14 @@ int RunLearn(const GlobalOptions& base, std::span<const std::string> args) {
   auto context = OpenContext(*options, dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite);
   if (!context) return ReportError(context.error());
   Context& ctx = **context;
-  auto ordered = eximlog::OrderLogFiles(parsed->positional());
-  if (!ordered) {
-    std::fprintf(stderr, "senderwatch learn: %s\n", ordered.error().message.c_str());
-    return kExitNotFound;
-  }
-
   const Policy counting = eximlog::CountingPolicy(ctx.policy);
   auto replayed = NewMemoryStore(ctx.policy.store);
   NullLogger engine_log;  // no rules: the engine has nothing to say
   eximlog::Replayer replayer(counting, *replayed, engine_log);
   eximlog::Joiner joiner(replayer);
-  eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed->Has("no-progress"));
-  eximlog::ScanOptions scan_options;
-  scan_options.zone = parsed->Has("utc") ? eximlog::TimestampParser::Zone::kUtc
-                                         : eximlog::TimestampParser::Zone::kLocal;
-  scan_options.progress = [&](const eximlog::ScanProgress& p) { bar.Update(p); };
-  const auto start = std::chrono::steady_clock::now();
-  auto stats = eximlog::ScanLogs(*ordered, joiner, scan_options);
-  bar.Clear();
-  if (!stats) {
-    std::fprintf(stderr, "senderwatch learn: %s\n", stats.error().message.c_str());
-    return kExitNotFound;
-  }
-  for (const auto& warning : stats->warnings) {
-    std::fprintf(stderr, "senderwatch learn: warning: %s\n", warning.c_str());
-  }
+  auto scan = ScanLogArguments("learn", *parsed, joiner);
+  if (!scan) return scan.error();
+  const eximlog::ScanStats* stats = &scan->stats;
   const eximlog::ReplaySummary summary = replayer.Summary();
   if (summary.engine_errors > 0) {
     std::fprintf(stderr, "senderwatch learn: warning: %s calls refused by the engine, first: %s\n",
@@ -164,8 +146,7 @@ int RunLearn(const GlobalOptions& base, std::span<const std::string> args) {
   }
   auto report = eximlog::MergeReplayed(*replayed, *ctx.store, ctx.policy, merge_options);
   if (!report) return ReportError(report.error());
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = scan->Seconds();
   const eximlog::JoinStats& join = joiner.stats();
   const std::string learned_rules = LearnedRuleNames(ctx.policy);
 

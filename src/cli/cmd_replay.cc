@@ -16,11 +16,11 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/log_scan.h"
 #include "cli/verbs.h"
 #include "eximlog/joiner.h"
 #include "eximlog/limits_file.h"
 #include "eximlog/log_reader.h"
-#include "eximlog/progress.h"
 #include "eximlog/replay.h"
 #include "eximlog/scan.h"
 #include "senderwatch/units.h"
@@ -143,12 +143,6 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
 
   auto policy = LoadEffectivePolicy(*options);
   if (!policy) return ReportError(policy.error());
-  auto ordered = eximlog::OrderLogFiles(parsed->positional());
-  if (!ordered) {
-    std::fprintf(stderr, "senderwatch replay: %s\n", ordered.error().message.c_str());
-    return kExitNotFound;
-  }
-
   // Per-account overrides, as the ACL looks them up (SENDERWATCH_LIMITS_FILE).
   eximlog::OverridesByAccount overrides;
   std::string limits_path;
@@ -176,23 +170,10 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
   });
   replayer.set_overrides(std::move(overrides));
   eximlog::Joiner joiner(replayer);
-  eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed->Has("no-progress"));
-  eximlog::ScanOptions scan_options;
-  scan_options.zone = parsed->Has("utc") ? eximlog::TimestampParser::Zone::kUtc
-                                         : eximlog::TimestampParser::Zone::kLocal;
-  scan_options.progress = [&](const eximlog::ScanProgress& p) { bar.Update(p); };
-  const auto start = std::chrono::steady_clock::now();
-  auto stats = eximlog::ScanLogs(*ordered, joiner, scan_options);
-  bar.Clear();
-  if (!stats) {
-    std::fprintf(stderr, "senderwatch replay: %s\n", stats.error().message.c_str());
-    return kExitNotFound;
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (const auto& warning : stats->warnings) {
-    std::fprintf(stderr, "senderwatch replay: warning: %s\n", warning.c_str());
-  }
+  auto scan = ScanLogArguments("replay", *parsed, joiner);
+  if (!scan) return scan.error();
+  const double seconds = scan->Seconds();
+  const eximlog::ScanStats* stats = &scan->stats;
   const eximlog::ReplaySummary summary = replayer.Summary();
   const eximlog::JoinStats& join = joiner.stats();
   if (summary.engine_errors > 0) {

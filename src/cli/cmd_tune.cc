@@ -19,10 +19,10 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/log_scan.h"
 #include "cli/verbs.h"
 #include "eximlog/joiner.h"
 #include "eximlog/log_reader.h"
-#include "eximlog/progress.h"
 #include "eximlog/scan.h"
 #include "eximlog/tune.h"
 #include "senderwatch/units.h"
@@ -363,28 +363,11 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
 
   auto policy = LoadEffectivePolicy(*options);
   if (!policy) return ReportError(policy.error());
-  auto ordered = eximlog::OrderLogFiles(parsed->positional());
-  if (!ordered) {
-    std::fprintf(stderr, "senderwatch tune: %s\n", ordered.error().message.c_str());
-    return kExitNotFound;
-  }
-
   eximlog::EventLog events;
   eximlog::Joiner joiner(events);
-  eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed->Has("no-progress"));
-  eximlog::ScanOptions scan_options;
-  scan_options.zone = parsed->Has("utc") ? eximlog::TimestampParser::Zone::kUtc
-                                         : eximlog::TimestampParser::Zone::kLocal;
-  scan_options.progress = [&](const eximlog::ScanProgress& p) { bar.Update(p); };
-  auto stats = eximlog::ScanLogs(*ordered, joiner, scan_options);
-  bar.Clear();
-  if (!stats) {
-    std::fprintf(stderr, "senderwatch tune: %s\n", stats.error().message.c_str());
-    return kExitNotFound;
-  }
-  for (const auto& warning : stats->warnings) {
-    std::fprintf(stderr, "senderwatch tune: warning: %s\n", warning.c_str());
-  }
+  auto scan = ScanLogArguments("tune", *parsed, joiner);
+  if (!scan) return scan.error();
+  const eximlog::ScanStats* stats = &scan->stats;
 
   eximlog::TuneOptions tune_options;
   tune_options.top = top_n;

@@ -1,0 +1,48 @@
+// The log scan the log verbs share; see log_scan.h.
+#include "cli/log_scan.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "eximlog/log_reader.h"
+#include "eximlog/progress.h"
+
+namespace senderwatch::cli {
+
+double LogScan::Seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::expected<LogScan, int> ScanLogArguments(std::string_view verb, const ParsedArgs& parsed,
+                                             eximlog::Joiner& joiner) {
+  const std::string name = "senderwatch " + std::string(verb);
+  auto ordered = eximlog::OrderLogFiles(parsed.positional());
+  if (!ordered) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), SanitizeForTerminal(ordered.error().message).c_str());
+    return std::unexpected(kExitNotFound);
+  }
+  eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed.Has("no-progress"));
+  eximlog::ScanOptions options;
+  options.zone = parsed.Has("utc") ? eximlog::TimestampParser::Zone::kUtc
+                                   : eximlog::TimestampParser::Zone::kLocal;
+  options.progress = [&](const eximlog::ScanProgress& p) { bar.Update(p); };
+  LogScan scan;
+  scan.start = std::chrono::steady_clock::now();
+  auto stats = eximlog::ScanLogs(*ordered, joiner, options);
+  bar.Clear();
+  if (!stats) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), SanitizeForTerminal(stats.error().message).c_str());
+    return std::unexpected(kExitNotFound);
+  }
+  for (const auto& warning : stats->warnings) {
+    std::fprintf(stderr, "%s: warning: %s\n", name.c_str(), SanitizeForTerminal(warning).c_str());
+  }
+  scan.stats = std::move(*stats);
+  return scan;
+}
+
+}  // namespace senderwatch::cli
