@@ -55,6 +55,10 @@ struct StoreHints {
 // else [store] path, else $spool_directory/db/senderwatch. An error when
 // none of them is known.
 Result<StoreSettings> LocateStore(const Policy& policy, const StoreHints& hints);
+// The path alone, for a caller that keeps its store open across calls and
+// only needs to know whether it is still the right one (the plugin, on
+// every call): no copy of the settings.
+Result<std::string> LocateStorePath(const Policy& policy, const StoreHints& hints);
 
 // Opens the store `settings` describe. backend = "lmdb": OpenLmdbStore.
 // backend = "redis": Redis (OpenRedisStore) in front of the LMDB store at

@@ -173,11 +173,12 @@ Policy DefaultPolicy();
 // Parses TOML text. `origin` names the source in error messages
 // ("senderwatch.toml:12:3: unknown key 'abov'"). Rules given in the file
 // replace the built-in rules as a whole. Reads no files: the [sender] file
-// is named in sender.file but not loaded (sender.owners stays empty).
+// and the Redis password file are named (sender.file,
+// store.redis_password_file) but not loaded.
 Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view origin);
 
-// Reads and parses a file, then the [sender] file it names (an lsearch
-// file, senderwatch/lsearch.h). A missing file is an error here; callers
+// Reads and parses a file, then the files it names: the [sender] file (an
+// lsearch file, senderwatch/lsearch.h) and the Redis password file. A missing file is an error here; callers
 // decide whether a missing *default* file means built-in defaults
 // (senderwatch/locate.h). The file and the files it names must pass `trust`
 // (config_file.h); the overload without it trusts root and this process's

@@ -27,19 +27,22 @@ Result<Policy> LoadLocatedPolicy(const PolicyLocation& location, const FileTrust
   return LoadPolicyFile(location.path, trust);
 }
 
-Result<StoreSettings> LocateStore(const Policy& policy, const StoreHints& hints) {
-  StoreSettings settings = policy.store;
-  if (!hints.explicit_path.empty()) {
-    settings.path = hints.explicit_path;
-    return settings;
-  }
-  if (!settings.path.empty()) return settings;
+Result<std::string> LocateStorePath(const Policy& policy, const StoreHints& hints) {
+  if (!hints.explicit_path.empty()) return hints.explicit_path;
+  if (!policy.store.path.empty()) return policy.store.path;
   const std::string spool = hints.spool_directory ? hints.spool_directory() : std::string();
   if (spool.empty()) {
     return MakeError(ErrorKind::kStoreOpen,
                      "cannot find Exim's spool directory; set [store] path in the policy");
   }
-  settings.path = spool + std::string(kStoreBelowSpool);
+  return spool + std::string(kStoreBelowSpool);
+}
+
+Result<StoreSettings> LocateStore(const Policy& policy, const StoreHints& hints) {
+  auto path = LocateStorePath(policy, hints);
+  if (!path) return std::unexpected(path.error());
+  StoreSettings settings = policy.store;
+  settings.path = std::move(*path);
   return settings;
 }
 

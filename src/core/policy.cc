@@ -217,11 +217,7 @@ class PolicyParser {
         if (text->empty() || text->front() != '/') {
           return Fail(value, "redis_password_file must be an absolute path");
         }
-        auto secret = LoadRedisPassword(*text, trust_);
-        if (!secret) return Fail(value, secret.error().message);
-        store.redis_password_file = *text;
-        store.redis_user = secret->first;
-        store.redis_password = secret->second;
+        store.redis_password_file = *text;  // read by LoadPolicyFile: parsing reads no files
       } else if (k == "redis_prefix") {
         auto text = String(value, k);
         if (!text) return std::unexpected(text.error());
@@ -522,13 +518,25 @@ Result<Policy> LoadPolicyFile(const std::string& path, const FileTrust& trust) {
   auto text = ReadConfigFile(path, "policy file", 1u << 20, trust);
   if (!text) return std::unexpected(text.error());
   auto policy = ParsePolicy(*text, path);
-  if (!policy || policy->sender.file.empty()) return policy;
-  auto owners = LoadOwners(policy->sender.file, trust);
-  if (!owners) {
-    return MakeError(ErrorKind::kConfig, path + ": [sender] file: " + owners.error().message,
-                     owners.error().code);
+  if (!policy) return policy;
+  // The files the policy names, under the same trust as the policy itself.
+  if (!policy->sender.file.empty()) {
+    auto owners = LoadOwners(policy->sender.file, trust);
+    if (!owners) {
+      return MakeError(ErrorKind::kConfig, path + ": [sender] file: " + owners.error().message,
+                       owners.error().code);
+    }
+    policy->sender.owners = std::move(*owners);
   }
-  policy->sender.owners = std::move(*owners);
+  if (!policy->store.redis_password_file.empty()) {
+    auto secret = LoadRedisPassword(policy->store.redis_password_file, trust);
+    if (!secret) {
+      return MakeError(ErrorKind::kConfig, path + ": [store] redis_password_file: " +
+                                               secret.error().message, secret.error().code);
+    }
+    policy->store.redis_user = secret->first;
+    policy->store.redis_password = secret->second;
+  }
   return policy;
 }
 

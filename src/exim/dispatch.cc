@@ -135,14 +135,16 @@ Result<const Policy*> EnsurePolicy(ProcessState& state, const std::string& path,
 Result<Store*> EnsureStore(ProcessState& state, const Policy& policy, Host& host) {
   StoreHints hints;
   hints.spool_directory = [&] { return host.SpoolDirectory(); };
-  auto settings = LocateStore(policy, hints);
-  if (!settings) return std::unexpected(settings.error());
-  if (state.store && state.store_path == settings->path) return state.store.get();
+  auto path = LocateStorePath(policy, hints);
+  if (!path) return std::unexpected(path.error());
+  if (state.store && state.store_path == *path) return state.store.get();
   state.store.reset();
-  auto store = OpenConfiguredStore(*settings, state.clock, state.logger);
+  StoreSettings settings = policy.store;
+  settings.path = *path;
+  auto store = OpenConfiguredStore(settings, state.clock, state.logger);
   if (!store) return std::unexpected(store.error());
   state.store = std::move(*store);
-  state.store_path = settings->path;
+  state.store_path = std::move(*path);
   return state.store.get();
 }
 

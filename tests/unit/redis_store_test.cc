@@ -304,16 +304,20 @@ TEST(RedisPolicy, ReadsThePasswordFileUnderTrustAndNeverPrintsIt) {
     out << "exim s3cret\n";
   }
   ::chmod(file.c_str(), 0600);
-  const std::string text = "[store]\nbackend = \"redis\"\nredis = \"unix:/x\"\nredis_password_file = \"" +
-                           file + "\"\n";
-  auto policy = ParsePolicy(text, "test", DefaultFileTrust());
+  const std::string path = dir.Join("senderwatch.toml");
+  {
+    std::ofstream out(path);
+    out << "[store]\nbackend = \"redis\"\nredis = \"unix:/x\"\nredis_password_file = \"" << file
+        << "\"\n";
+  }
+  auto policy = LoadPolicyFile(path, DefaultFileTrust());
   ASSERT_TRUE(policy) << policy.error().message;
   EXPECT_EQ(policy->store.redis_user, "exim");
   EXPECT_EQ(policy->store.redis_password, "s3cret");
   EXPECT_EQ(FormatPolicy(*policy).find("s3cret"), std::string::npos);
   // Writable by others: refused like a policy file.
   ::chmod(file.c_str(), 0666);
-  auto refused = ParsePolicy(text, "test", DefaultFileTrust());
+  auto refused = LoadPolicyFile(path, DefaultFileTrust());
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().message.find("s3cret"), std::string::npos);
 }
