@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 #include "testutil/testutil.h"
@@ -35,6 +36,10 @@ class RedisServer {
   void Resume();
 
   std::string UnixAddress() const { return "unix:" + socket_; }
+  // redis_timeout for tests that check sharing, not timeouts: the default
+  // 50 ms is an SMTP session's budget, and a test machine under load misses
+  // it now and then (an AUTH unanswered in 50 ms failed one update in 900).
+  static constexpr int64_t kPatientTimeoutMs = 10'000;
   std::string TcpAddress() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
   const std::string& password() const { return password_; }
   const std::string& dir() const { return dir_.path(); }

@@ -30,6 +30,7 @@ class CliRedisTest : public ::testing::Test {
     policy.store.backend = StoreBackend::kRedis;
     policy.store.redis = redis_.UnixAddress();
     policy.store.redis_password_file = secret;
+    policy.store.redis_timeout_ms = testing::RedisServer::kPatientTimeoutMs;
     std::ofstream(redis_policy_) << FormatPolicy(policy);
     setenv("SUDO_USER", "jane", 1);
     setenv("NO_COLOR", "1", 1);

@@ -60,6 +60,7 @@ struct Host {
     settings.backend = StoreBackend::kRedis;
     settings.redis = redis.UnixAddress();
     settings.redis_password = redis.password();
+    settings.redis_timeout_ms = testing::RedisServer::kPatientTimeoutMs;
     settings.path = dir.Join("store");
     settings.durability = Durability::kNone;
     auto opened = OpenConfiguredStore(settings, clock, logger);

@@ -38,6 +38,7 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(redis_->ok()) << redis_->error();
       settings.redis = redis_->UnixAddress();
       settings.redis_password = redis_->password();
+      settings.redis_timeout_ms = testing::RedisServer::kPatientTimeoutMs;
       settings.retention_seconds = kRetention;
       auto store = OpenRedisStore(settings, clock_, logger_);
       ASSERT_TRUE(store) << store.error().message;

@@ -3,6 +3,8 @@
 // names in keys, atomic counting across processes and "hosts", expiry,
 // fork, and failing fast and clearly when Redis is wrong or gone.
 #include <gtest/gtest.h>
+
+#include <cstdio>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +56,7 @@ class RedisStoreTest : public ::testing::Test {
     ASSERT_TRUE(redis_.ok()) << redis_.error();
     settings_.redis = redis_.UnixAddress();
     settings_.redis_password = redis_.password();
+    settings_.redis_timeout_ms = testing::RedisServer::kPatientTimeoutMs;
   }
 
   std::unique_ptr<Store> Open(const StoreSettings& settings) {
@@ -140,9 +143,16 @@ TEST_F(RedisStoreTest, ConcurrentProcessesCountExactly) {
       NullLogger quiet;
       auto store = OpenRedisStore(settings_, clock, quiet);
       int failures = 0;
+      // A failed update says why (a timeout and lost races read differently).
+      auto count = [&](const std::string& account) {
+        auto counted = (*store)->Modify(account, Count);
+        if (counted) return;
+        ++failures;
+        std::fprintf(stderr, "child %d: %s\n", p, counted.error().message.c_str());
+      };
       for (int i = 0; store && i < kEach; ++i) {
-        if (!(*store)->Modify("hot", Count)) ++failures;
-        if (!(*store)->Modify("own" + std::to_string(p), Count)) ++failures;
+        count("hot");
+        count("own" + std::to_string(p));
       }
       _exit(store && failures == 0 ? 0 : 1);
     }
