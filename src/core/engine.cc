@@ -5,6 +5,7 @@
 #include "senderwatch/engine.h"
 
 #include <cstdio>
+#include <functional>
 
 #include "senderwatch/account.h"
 #include "senderwatch/failure.h"
@@ -89,7 +90,7 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
   const auto generation_hours =
       static_cast<uint32_t>(std::max<int64_t>(policy_.learn.span_seconds / 7200, 1));
   Verdict verdict;
-  auto counted = CountEvent(*name, overrides, verdict, [&](AccountRecord& r, UnixSeconds now) {
+  const auto count = [&](AccountRecord& r, UnixSeconds now) {
     r.Count(Counter::kRecipients, now);
     if (network) r.SeeNetwork(*network, now);
     if (!recipient.empty() &&
@@ -97,7 +98,8 @@ Result<Verdict> Engine::CheckSender(std::string_view account, std::string_view c
       r.Count(Counter::kNewRecipients, now);
     }
     if (foreign_sender) r.Count(Counter::kSenderMismatch, now);
-  });
+  };
+  auto counted = CountEvent(*name, overrides, verdict, std::cref(count));
   if (!counted) {
     // Counting failed (a full store, say): a lock must still hold, so read
     // the record; the failure rides along in the verdict.
@@ -120,7 +122,10 @@ Result<void> Engine::CountEvent(
   const UnixSeconds now = clock_.Now();
   bool newly_locked = false;
   std::optional<AccountRecord> locked;  // copied only for the announcement
-  const Store::Mutator mutate = [&](AccountRecord& r) {
+  // Passed on through std::cref, as the callers pass `count`: std::function
+  // keeps a reference in place but heap-allocates a lambda capturing more
+  // than two pointers, which cost a malloc and a free per counted event.
+  const auto mutate = [&](AccountRecord& r) {
     const bool expired = ExpireLock(r, now);
     count(r, now);
     verdict = Evaluate(policy_, r, now, overrides);
@@ -131,8 +136,8 @@ Result<void> Engine::CountEvent(
     }
     return newly_locked || expired ? WriteMode::kDurable : WriteMode::kSoft;
   };
-  auto modified = provisional ? store_.ModifyProvisional(account, mutate)
-                              : store_.Modify(account, mutate);
+  auto modified = provisional ? store_.ModifyProvisional(account, std::cref(mutate))
+                              : store_.Modify(account, std::cref(mutate));
   if (!modified) return std::unexpected(modified.error());
   if (newly_locked && locked) Announce(*locked);
   return {};
@@ -192,10 +197,11 @@ Result<uint64_t> Engine::RecordFailure(std::optional<Counter> counter, Counter r
   uint64_t in_last_hour = 0;
   LimitOverrides overrides;
   overrides.origin = origin;
-  auto counted = CountEvent(*name, overrides, verdict, [&](AccountRecord& r, UnixSeconds now) {
+  const auto count = [&](AccountRecord& r, UnixSeconds now) {
     if (counter) r.Count(*counter, now);
     in_last_hour = CounterInWindow(r, result, 3600, now);
-  }, provisional);
+  };
+  auto counted = CountEvent(*name, overrides, verdict, std::cref(count), provisional);
   if (!counted) return std::unexpected(counted.error());
   return in_last_hour;
 }
