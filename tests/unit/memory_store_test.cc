@@ -166,6 +166,39 @@ TEST_P(StoreContract, PruneRemovesOnlyStaleUnlockedRecords) {
                                             "stale-locked"}));
 }
 
+// Enough names to grow the memory store's hash index several times, with
+// removals by Erase and by Prune in between: every name still finds its own
+// record, and a removed name none (nor a stale one when it comes back).
+TEST_P(StoreContract, FindsEveryRecordAfterGrowthEraseAndPrune) {
+  const UnixSeconds old = kNow - kRetention - 10;
+  const auto name = [](int i) { return "user" + std::to_string(i) + "@example.net"; };
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(store_->Update(name(i), [&](AccountRecord& r) {
+      r.last_seen = i % 3 == 0 ? old : kNow;  // every third is pruned
+      r.lock_count = static_cast<uint32_t>(i);
+      return WriteMode::kSoft;
+    }));
+  }
+  for (int i = 1; i < 300; i += 3) ASSERT_TRUE(store_->Erase(name(i)));
+  const auto report = store_->Prune(kNow);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->removed, 100u);
+  for (int i = 0; i < 300; ++i) {
+    const auto stored = store_->Get(name(i));
+    ASSERT_TRUE(stored) << stored.error().message;
+    if (i % 3 == 2) {
+      ASSERT_TRUE(stored->has_value()) << name(i);
+      EXPECT_EQ((*stored)->account, name(i));
+      EXPECT_EQ((*stored)->lock_count, static_cast<uint32_t>(i));
+    } else {
+      EXPECT_FALSE(stored->has_value()) << name(i);
+    }
+  }
+  const auto back = store_->Update(name(0), Touch);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->lock_count, 0u);
+}
+
 TEST_P(StoreContract, RejectsEmptyAndOverlongKeys) {
   auto empty = store_->Update("", Touch);
   ASSERT_FALSE(empty);
