@@ -1,13 +1,24 @@
 // Envelope-sender ownership: does this account own this MAIL FROM? A hijacked
 // account is often used to send as someone else; the sender_mismatch metric
 // counts the senders an account does not own under the policy's rule.
+#include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "senderwatch/ascii.h"
 #include "senderwatch/policy.h"
 
 namespace senderwatch {
 namespace {
+
+// `v` in lower case: `v` itself when it has no upper-case letter (the
+// usual case: replay asks once per recipient, and a copy of each address
+// was a malloc and a free), else its AsciiLowercase in `storage`.
+std::string_view LowerView(std::string_view v, std::string& storage) {
+  if (std::all_of(v.begin(), v.end(), [](char c) { return AsciiLower(c) == c; })) return v;
+  storage = AsciiLowercase(v);
+  return storage;
+}
 
 std::string_view LocalPart(std::string_view address) {
   const size_t at = address.rfind('@');
@@ -30,8 +41,10 @@ bool OwnsByAddress(std::string_view account, std::string_view sender) {
 bool OwnsSender(const SenderSettings& settings, std::string_view account_raw,
                 std::string_view sender_raw) {
   if (sender_raw.empty()) return true;  // null sender: bounces, not a claim of identity
-  const std::string account = AsciiLowercase(account_raw);
-  const std::string sender = AsciiLowercase(sender_raw);
+  std::string account_storage;
+  std::string sender_storage;
+  const std::string_view account = LowerView(account_raw, account_storage);
+  const std::string_view sender = LowerView(sender_raw, sender_storage);
   switch (settings.ownership) {
     case SenderOwnership::kAddress:
       return OwnsByAddress(account, sender);
