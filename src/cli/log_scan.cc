@@ -8,8 +8,8 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/progress_bar.h"
 #include "eximlog/log_reader.h"
-#include "eximlog/progress.h"
 
 namespace senderwatch::cli {
 
@@ -25,7 +25,7 @@ std::expected<LogScan, int> ScanLogArguments(std::string_view verb, const Parsed
     std::fprintf(stderr, "%s: %s\n", name.c_str(), SanitizeForTerminal(ordered.error().message).c_str());
     return std::unexpected(kExitNotFound);
   }
-  eximlog::ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed.Has("no-progress"));
+  ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed.Has("no-progress"));
   eximlog::ScanOptions options;
   options.zone = parsed.Has("utc") ? eximlog::TimestampParser::Zone::kUtc
                                    : eximlog::TimestampParser::Zone::kLocal;

@@ -11,7 +11,6 @@
 
 #include "eximlog/joiner.h"
 #include "eximlog/log_reader.h"
-#include "eximlog/progress.h"
 #include "eximlog/scan.h"
 #include "testutil/testutil.h"
 #include "unit/eximlog_samples.h"
@@ -154,35 +153,6 @@ TEST(EximLogScan, CountsLinesNotUnderstoodAndReportsProgress) {
     EXPECT_GE(reports[i].bytes_done, reports[i - 1].bytes_done);
     EXPECT_GT(reports[i].lines, reports[i - 1].lines);
   }
-}
-
-TEST(EximLogProgress, RendersPercentBytesRateAndEta) {
-  ScanProgress p;
-  p.bytes_total = uint64_t{2} << 30;
-  p.bytes_done = uint64_t{1} << 30;
-  p.lines = 4000000;
-  p.file_index = 1;
-  p.file_count = 3;
-  EXPECT_EQ(ProgressBar::Render(p, 2.0, 10),
-            " 50% [#####     ] 1.0 GB of 2.0 GB  file 2/3  2.0M lines/s  ETA 0:02");
-  ScanProgress pipe;  // standard input: no size
-  pipe.bytes_done = 5u << 20;
-  pipe.lines = 1000;
-  EXPECT_EQ(ProgressBar::Render(pipe, 0.0, 10), "5 MB");
-  // Not a terminal: nothing is drawn.
-  std::FILE* sink = std::tmpfile();
-  ASSERT_NE(sink, nullptr);
-  {
-    ProgressBar bar(sink, false);
-    bar.Update(p);
-  }
-  EXPECT_EQ(std::ftell(sink), 0);
-  {
-    ProgressBar bar(sink, true);
-    bar.Update(p);
-  }
-  EXPECT_GT(std::ftell(sink), 0);
-  std::fclose(sink);
 }
 
 }  // namespace

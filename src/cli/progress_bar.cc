@@ -1,10 +1,10 @@
-// The terminal progress bar; see progress.h.
-#include "eximlog/progress.h"
+// The terminal progress bar; see progress_bar.h.
+#include "cli/progress_bar.h"
 
 #include <algorithm>
 #include <cinttypes>
 
-namespace senderwatch::eximlog {
+namespace senderwatch::cli {
 namespace {
 
 std::string Size(uint64_t bytes) {
@@ -36,7 +36,7 @@ ProgressBar::ProgressBar(std::FILE* out, bool enabled, int width)
     : out_(out), enabled_(enabled && out != nullptr), width_(width),
       start_(std::chrono::steady_clock::now()) {}
 
-std::string ProgressBar::Render(const ScanProgress& p, double elapsed, int width) {
+std::string ProgressBar::Render(const eximlog::ScanProgress& p, double elapsed, int width) {
   std::string line;
   const double fraction =
       p.bytes_total > 0 ? std::min(1.0, static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total))
@@ -67,7 +67,7 @@ std::string ProgressBar::Render(const ScanProgress& p, double elapsed, int width
   return line;
 }
 
-void ProgressBar::Update(const ScanProgress& progress) {
+void ProgressBar::Update(const eximlog::ScanProgress& progress) {
   if (!enabled_) return;
   if (progress.finished) {
     Clear();
@@ -90,4 +90,4 @@ void ProgressBar::Clear() {
   drawn_ = false;
 }
 
-}  // namespace senderwatch::eximlog
+}  // namespace senderwatch::cli

@@ -2,8 +2,10 @@
 //   " 45% [#########           ] 1.2 GB of 2.6 GB  2.1M lines/s  ETA 0:03"
 // Drawn at most ten times a second and erased when done, so it never ends
 // up in a redirected file: callers enable it only when stderr is a tty.
-#ifndef SENDERWATCH_SRC_EXIMLOG_PROGRESS_H_
-#define SENDERWATCH_SRC_EXIMLOG_PROGRESS_H_
+// Terminal output, so it lives with the CLI; src/eximlog only reports
+// ScanProgress.
+#ifndef SENDERWATCH_SRC_CLI_PROGRESS_BAR_H_
+#define SENDERWATCH_SRC_CLI_PROGRESS_BAR_H_
 
 #include <chrono>
 #include <cstdio>
@@ -11,7 +13,7 @@
 
 #include "eximlog/scan.h"
 
-namespace senderwatch::eximlog {
+namespace senderwatch::cli {
 
 class ProgressBar {
  public:
@@ -22,13 +24,13 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   // Feeds a ScanOptions::progress callback.
-  void Update(const ScanProgress& progress);
+  void Update(const eximlog::ScanProgress& progress);
   // Erases the line (also done by the destructor and on `finished`).
   void Clear();
 
   // The text of the line for `progress` after `elapsed_seconds`, without
   // carriage return: exposed for tests.
-  static std::string Render(const ScanProgress& progress, double elapsed_seconds, int width);
+  static std::string Render(const eximlog::ScanProgress& progress, double elapsed_seconds, int width);
 
  private:
   std::FILE* out_;
@@ -39,6 +41,6 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_draw_;
 };
 
-}  // namespace senderwatch::eximlog
+}  // namespace senderwatch::cli
 
-#endif  // SENDERWATCH_SRC_EXIMLOG_PROGRESS_H_
+#endif  // SENDERWATCH_SRC_CLI_PROGRESS_BAR_H_
