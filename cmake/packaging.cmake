@@ -76,7 +76,7 @@ if(SENDERWATCH_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   string(APPEND _senderwatch_depends
-    ", liblmdb0, libhiredis0.14, libspdlog1.10, libfmt9, libtomlplusplus3, zlib1g, libstdc++6 (>= 12), libgcc-s1, libc6 (>= 2.36)")
+    ", liblmdb0, libhiredis0.14, libfmt9, libtomlplusplus3, zlib1g, libstdc++6 (>= 12), libgcc-s1, libc6 (>= 2.36)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_senderwatch_depends}")
 # jq for `--json` output, lmdb-utils for mdb_copy backups, redis-server for

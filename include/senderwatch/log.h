@@ -1,5 +1,5 @@
 // Logging is injected. The plugin logs into Exim's main log (log_write), the
-// CLI to stderr through spdlog, tests into a capturing sink. No global
+// CLI to stderr as its messages (src/cli/messages.h), tests into a capturing sink. No global
 // registry, nothing created before a fork. Implementations never throw.
 #ifndef SENDERWATCH_LOG_H_
 #define SENDERWATCH_LOG_H_

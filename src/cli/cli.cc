@@ -4,13 +4,13 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli/format.h"
+#include "cli/messages.h"
 #include "cli/verbs.h"
 
 #ifndef SENDERWATCH_VERSION
@@ -126,7 +126,7 @@ int RunCli(std::span<const std::string> args) {
   if (parsed->Has("version")) return Emit("senderwatch " SENDERWATCH_VERSION "\n");
   if (verb_at >= args.size()) {
     if (parsed->Has("help")) return Emit(MainHelpText());
-    std::fputs(MainHelpText().c_str(), stderr);
+    WriteStderr(MainHelpText());
     return kExitUsage;
   }
 

@@ -3,12 +3,12 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdio>
 
 #include "cli/args.h"
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/messages.h"
 #include "cli/verbs.h"
 
 namespace senderwatch::cli {
@@ -83,8 +83,7 @@ int RunCheckConfig(const GlobalOptions& base, std::span<const std::string> args)
 
   if (!exists) {
     if (explicit_file) {
-      std::fprintf(stderr, "senderwatch: error: no such file: %s\n",
-                   SanitizeForTerminal(path).c_str());
+      Say("", Tone::kError, "no such file: {}", path);
       return kExitNotFound;
     }
     return Emit("# No policy file at " + SanitizeForTerminal(path) +
@@ -93,11 +92,10 @@ int RunCheckConfig(const GlobalOptions& base, std::span<const std::string> args)
                 FormatPolicy(*policy));
   }
   if (!policy) {
-    std::fprintf(stderr, "senderwatch: error: %s\n",
-                 SanitizeForTerminal(policy.error().message).c_str());
+    Say("", Tone::kError, "{}", policy.error().message);
     return kExitUsage;
   }
-  std::fprintf(stderr, "senderwatch: %s is valid\n", SanitizeForTerminal(path).c_str());
+  Say("", Tone::kPlain, "{} is valid", path);
   return Emit("# Effective policy from " + SanitizeForTerminal(path) + " (defaults filled in):\n" +
               FormatPolicy(*policy));
 }

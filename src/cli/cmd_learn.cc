@@ -15,6 +15,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/messages.h"
 #include "cli/log_scan.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
@@ -132,8 +133,8 @@ int RunLearn(const GlobalOptions& base, std::span<const std::string> args) {
   const eximlog::ScanStats* stats = &scan->stats;
   const eximlog::ReplaySummary summary = replayer.Summary();
   if (summary.engine_errors > 0) {
-    std::fprintf(stderr, "senderwatch learn: warning: %s calls refused by the engine, first: %s\n",
-                 Thousands(summary.engine_errors).c_str(), summary.first_engine_error.c_str());
+    Say("learn", Tone::kWarning, "{} calls refused by the engine, first: {}",
+        Thousands(summary.engine_errors), summary.first_engine_error);
   }
 
   const UnixSeconds now = ctx.clock.Now();
@@ -195,9 +196,7 @@ int RunLearn(const GlobalOptions& base, std::span<const std::string> args) {
   if (stats->first_time != 0) {
     text += ", " + FormatTime(stats->first_time) + " to " + FormatTime(stats->last_time);
   }
-  char elapsed[32];
-  std::snprintf(elapsed, sizeof elapsed, "%.2f", seconds);
-  text += " (" + Thousands(stats->lines_not_understood) + " not understood) in " + elapsed +
+  text += " (" + Thousands(stats->lines_not_understood) + " not understood) in " + fmt::format("{:.2f}", seconds) +
           " s: " + Thousands(join.recipients) + " recipients and " + Thousands(join.bounces) +
           " bounces of " + Counted(report->accounts, "account") + ".\n";
   text += std::string(dry_run ? "Would write into " : "Written into ") +

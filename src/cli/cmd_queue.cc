@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <iostream>
 #include <set>
 
@@ -14,6 +13,7 @@
 #include "cli/exim_tools.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/messages.h"
 #include "cli/verbs.h"
 #include "senderwatch/account.h"
 
@@ -72,8 +72,7 @@ std::string Shorten(std::string_view text, size_t max) {
 }
 
 bool Confirm(const std::string& question) {
-  std::fprintf(stderr, "%s [y/N] ", question.c_str());
-  std::fflush(stderr);
+  WriteStderr(question + " [y/N] ");
   std::string answer;
   if (!std::getline(std::cin, answer)) return false;
   return answer == "y" || answer == "Y" || answer == "yes" || answer == "YES";
@@ -110,8 +109,7 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
   if (!note.empty()) logger->Log(LogLevel::kWarning, note);
   auto queue = ListQueue(spool);
   if (!queue) {
-    std::fprintf(stderr, "senderwatch: error: %s\n",
-                 SanitizeForTerminal(queue.error().message).c_str());
+    Say("", Tone::kError, "{}", queue.error().message);
     return kExitStore;
   }
   std::vector<QueuedMessage> mine;
@@ -125,8 +123,7 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
   for (const std::string& id : wanted) {
     if (std::none_of(mine.begin(), mine.end(),
                      [&](const QueuedMessage& m) { return m.id == id; })) {
-      std::fprintf(stderr, "senderwatch: message %s is not in the queue for '%s'\n", id.c_str(),
-                   SanitizeForTerminal(*account).c_str());
+      Say("", Tone::kPlain, "message {} is not in the queue for '{}'", id, *account);
       return kExitNotFound;
     }
   }
@@ -179,20 +176,19 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
   if ((thaw || remove) && !targets.empty()) {
     if (!parsed->Has("yes")) {
       if (isatty(STDIN_FILENO) != 1 || options->json) {
-        std::fprintf(stderr, "senderwatch queue: refusing to %s %s without --yes\n",
-                     thaw ? "thaw" : "remove", Plural(targets.size(), "message").c_str());
+        Say("queue", Tone::kPlain, "refusing to {} {} without --yes", thaw ? "thaw" : "remove",
+            Plural(targets.size(), "message"));
         return kExitUsage;
       }
       if (!Confirm(std::string(verb) + " " + Plural(targets.size(), "message") + " of " +
                    SanitizeForTerminal(*account) + "?")) {
-        std::fprintf(stderr, "Nothing done.\n");
+        WriteStderr("Nothing done.\n");
         return kExitUsage;
       }
     }
     auto result = RunEximOnMessages(options->exim_config, thaw ? "-Mt" : "-Mrm", targets);
     if (!result) {
-      std::fprintf(stderr, "senderwatch: error: %s\n",
-                   SanitizeForTerminal(result.error().message).c_str());
+      Say("", Tone::kError, "{}", result.error().message);
       return kExitStore;
     }
     failed_batches = *result;

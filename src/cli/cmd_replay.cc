@@ -16,6 +16,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/messages.h"
 #include "cli/log_scan.h"
 #include "cli/verbs.h"
 #include "eximlog/joiner.h"
@@ -177,8 +178,8 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
   const eximlog::ReplaySummary summary = replayer.Summary();
   const eximlog::JoinStats& join = joiner.stats();
   if (summary.engine_errors > 0) {
-    std::fprintf(stderr, "senderwatch replay: warning: %s calls refused by the engine, first: %s\n",
-                 Thousands(summary.engine_errors).c_str(), summary.first_engine_error.c_str());
+    Say("replay", Tone::kWarning, "{} calls refused by the engine, first: {}",
+        Thousands(summary.engine_errors), summary.first_engine_error);
   }
 
   std::vector<eximlog::AccountOutcome> stopped;
@@ -242,9 +243,7 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
   if (stats->first_time != 0) {
     text += ", " + FormatTime(stats->first_time) + " to " + FormatTime(stats->last_time);
   }
-  char elapsed[32];
-  std::snprintf(elapsed, sizeof elapsed, "%.2f", seconds);
-  text += " (" + Thousands(stats->lines_not_understood) + " not understood) in " + elapsed +
+  text += " (" + Thousands(stats->lines_not_understood) + " not understood) in " + fmt::format("{:.2f}", seconds) +
           " s (" + Thousands(static_cast<uint64_t>(rate)) + " lines/s).\n";
   text += Thousands(join.messages) + " messages, " + Thousands(join.authenticated_messages) +
           " authenticated, from " + Thousands(summary.accounts) +

@@ -1,7 +1,6 @@
 // `senderwatch show ACCOUNT`: everything known about one account, and above
 // all why it is locked and how to release it.
 #include <algorithm>
-#include <cstdio>
 
 #include "cli/args.h"
 #include "cli/context.h"
@@ -240,10 +239,7 @@ int RunShow(const GlobalOptions& base, std::span<const std::string> args) {
   auto record = ctx.store->Get(*account);
   if (!record) return ReportError(record.error());
   if (!record->has_value()) {
-    std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
-                 SanitizeForTerminal(*account).c_str(),
-                 SanitizeForTerminal(ctx.store_path).c_str());
-    return kExitNotFound;
+    return ReportNoRecord(*account, ctx.store_path);
   }
   const UnixSeconds now = ctx.clock.Now();
   const std::vector<RuleView> rules = ViewRules(ctx.policy, **record, now);

@@ -1,7 +1,6 @@
 // `senderwatch top`: the riskiest accounts right now, each metric next to
 // the limit of the rule closest to firing.
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 #include <string_view>
 
@@ -10,6 +9,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/messages.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/units.h"
@@ -244,9 +244,8 @@ int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
     if (fallback) out += "F: fallback limit of a learned rule: too little history yet.\n";
   }
   if (scan->undecodable > 0) {
-    std::fprintf(stderr,
-                 "senderwatch: warning: %llu records could not be decoded (gc removes them)\n",
-                 static_cast<unsigned long long>(scan->undecodable));
+    Say("", Tone::kWarning, "{} records could not be decoded (gc removes them)",
+        scan->undecodable);
   }
   return Emit(out);
 }

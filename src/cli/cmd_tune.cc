@@ -19,6 +19,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/messages.h"
 #include "cli/log_scan.h"
 #include "cli/verbs.h"
 #include "eximlog/joiner.h"
@@ -391,7 +392,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     std::ofstream svg(*svg_path, std::ios::binary | std::ios::trunc);
     svg << Svg(measured, *policy, subtitle);
     if (!svg.flush()) {
-      std::fprintf(stderr, "senderwatch tune: cannot write %s\n", svg_path->c_str());
+      Say("tune", Tone::kPlain, "cannot write {}", *svg_path);
       return kExitStore;
     }
   }
@@ -400,7 +401,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     std::ofstream out(*output_path, std::ios::binary | std::ios::trunc);
     out << suggested_toml;
     if (!out.flush()) {
-      std::fprintf(stderr, "senderwatch tune: cannot write %s\n", output_path->c_str());
+      Say("tune", Tone::kPlain, "cannot write {}", *output_path);
       return kExitStore;
     }
   }

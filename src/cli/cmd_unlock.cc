@@ -1,6 +1,5 @@
 // `senderwatch unlock ACCOUNT`: releases a lock after the password has been
 // changed (Engine::Unlock). Lock rules then count only new evidence.
-#include <cstdio>
 
 #include "cli/args.h"
 #include "cli/context.h"
@@ -68,10 +67,7 @@ int RunUnlock(const GlobalOptions& base, std::span<const std::string> args) {
   auto before = ctx.store->Get(*account);
   if (!before) return ReportError(before.error());
   if (!before->has_value()) {
-    std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
-                 SanitizeForTerminal(*account).c_str(),
-                 SanitizeForTerminal(ctx.store_path).c_str());
-    return kExitNotFound;
+    return ReportNoRecord(*account, ctx.store_path);
   }
   const LockState previous = (*before)->lock;
   const bool was_locked = (*before)->IsLocked(now);
@@ -81,10 +77,7 @@ int RunUnlock(const GlobalOptions& base, std::span<const std::string> args) {
   auto released = engine.Unlock(*account, reason, by, reset);
   if (!released) return ReportError(released.error());
   if (!released->has_value()) {  // erased in between (gc)
-    std::fprintf(stderr, "senderwatch: no record of account '%s' in %s\n",
-                 SanitizeForTerminal(*account).c_str(),
-                 SanitizeForTerminal(ctx.store_path).c_str());
-    return kExitNotFound;
+    return ReportNoRecord(*account, ctx.store_path);
   }
   const AccountRecord& record = **released;
 

@@ -2,8 +2,6 @@
 #include "cli/context.h"
 
 #include <pwd.h>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,58 +11,50 @@
 
 #include "cli/exim_tools.h"
 #include "cli/format.h"
+#include "cli/messages.h"
 
 namespace senderwatch::cli {
 namespace {
 
+// Library log lines as CLI messages (messages.h). Info and debug lines only
+// when verbose.
 class StderrLogger final : public Logger {
  public:
-  explicit StderrLogger(bool verbose) {
-    const char* no_color = std::getenv("NO_COLOR");
-    const auto mode = no_color != nullptr && no_color[0] != '\0' ? spdlog::color_mode::never
-                                                                 : spdlog::color_mode::automatic;
-    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_st>(mode);
-    logger_ = std::make_unique<spdlog::logger>("senderwatch", std::move(sink));
-    logger_->set_pattern("senderwatch: %^%l%$: %v");
-    logger_->set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
-  }
+  explicit StderrLogger(bool verbose) : verbose_(verbose) {}
 
   void Log(LogLevel level, std::string_view message) noexcept override {
-    // The library prefixes lines for Exim's main log; the pattern has it.
+    if (!verbose_ && (level == LogLevel::kDebug || level == LogLevel::kInfo)) return;
+    // The library prefixes lines for Exim's main log; MessageLine adds it.
     if (message.starts_with("senderwatch: ")) message.remove_prefix(13);
     try {
-      logger_->log(ToSpdlog(level), "{}", message);
+      Say("", ToneOf(level), "{}", message);
     } catch (...) {
       // Logging must never take the command down.
     }
   }
 
  private:
-  static spdlog::level::level_enum ToSpdlog(LogLevel level) {
+  static Tone ToneOf(LogLevel level) {
     switch (level) {
       case LogLevel::kDebug:
-        return spdlog::level::debug;
+        return Tone::kDebug;
       case LogLevel::kInfo:
-        return spdlog::level::info;
+        return Tone::kInfo;
       case LogLevel::kWarning:
-        return spdlog::level::warn;
+        return Tone::kWarning;
       case LogLevel::kError:
-        return spdlog::level::err;
+        return Tone::kError;
     }
-    return spdlog::level::err;
+    return Tone::kError;
   }
 
-  std::unique_ptr<spdlog::logger> logger_;
+  bool verbose_;
 };
 
 }  // namespace
 
 std::unique_ptr<Logger> NewStderrLogger(bool verbose) {
-  try {
-    return std::make_unique<StderrLogger>(verbose);
-  } catch (...) {
-    return std::make_unique<NullLogger>();
-  }
+  return std::make_unique<StderrLogger>(verbose);
 }
 
 FileTrust CliFileTrust() {
@@ -122,26 +112,30 @@ int ExitCodeFor(const Error& error) {
 }
 
 int ReportError(const Error& error) {
-  std::fprintf(stderr, "senderwatch: error: %s\n", SanitizeForTerminal(error.message).c_str());
+  Say("", Tone::kError, "{}", error.message);
   if (error.kind == ErrorKind::kStoreOpen && (error.code == EACCES || error.code == EPERM)) {
-    std::fprintf(stderr,
-                 "senderwatch: hint: the store belongs to the Exim user; run as root or as it:\n"
-                 "  sudo -u Debian-exim senderwatch ...\n");
+    Say("", Tone::kHint,
+        "the store belongs to the Exim user; run as root or as it:\n"
+        "  sudo -u Debian-exim senderwatch ...");
   } else if (error.kind == ErrorKind::kStoreOpen && error.code == ENOENT) {
-    std::fprintf(stderr,
-                 "senderwatch: hint: create the store directory owned by the Exim user\n"
-                 "  (install -d -o Debian-exim -g Debian-exim -m 0770 DIR), or pass --db PATH\n");
+    Say("", Tone::kHint,
+        "create the store directory owned by the Exim user\n"
+        "  (install -d -o Debian-exim -g Debian-exim -m 0770 DIR), or pass --db PATH");
   } else if (error.kind == ErrorKind::kConfig) {
-    std::fprintf(stderr, "senderwatch: hint: senderwatch check-config FILE shows what is wrong\n");
+    Say("", Tone::kHint, "senderwatch check-config FILE shows what is wrong");
   }
   return ExitCodeFor(error);
 }
 
 int UsageError(std::string_view verb, std::string_view message) {
-  const std::string name = verb.empty() ? "senderwatch" : "senderwatch " + std::string(verb);
-  std::fprintf(stderr, "%s: %s\nTry '%s --help'.\n", name.c_str(),
-               SanitizeForTerminal(message).c_str(), name.c_str());
+  const std::string name = verb.empty() ? "senderwatch" : fmt::format("senderwatch {}", verb);
+  Say(verb, Tone::kPlain, "{}\nTry '{} --help'.", message, name);
   return kExitUsage;
+}
+
+int ReportNoRecord(std::string_view account, std::string_view store_path) {
+  Say("", Tone::kPlain, "no record of account '{}' in {}", account, store_path);
+  return kExitNotFound;
 }
 
 Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& options, OpenMode mode) {

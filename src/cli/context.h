@@ -19,10 +19,9 @@
 
 namespace senderwatch::cli {
 
-// A Logger writing "senderwatch: warning: ..." lines to stderr through an
-// spdlog sink owned by this object (no global registry). Info and debug lines
-// appear only when verbose. Coloured only when stderr is a terminal and
-// NO_COLOR is unset.
+// A Logger writing the library's lines to stderr as CLI messages
+// ("senderwatch: warning: ...", messages.h). Info and debug lines appear
+// only when verbose.
 std::unique_ptr<Logger> NewStderrLogger(bool verbose);
 
 // Passes lines on to `inner`, with warnings lowered to info. For the
@@ -67,6 +66,9 @@ int ExitCodeFor(const Error& error);
 int ReportError(const Error& error);
 // Prints "senderwatch VERB: MESSAGE" and a pointer to `--help`; returns 2.
 int UsageError(std::string_view verb, std::string_view message);
+// Prints "senderwatch: no record of account 'ACCOUNT' in STORE"; returns
+// kExitNotFound.
+int ReportNoRecord(std::string_view account, std::string_view store_path);
 
 // Everything a verb that touches the store needs. Members are declared in
 // the order they must be destroyed in reverse: the store borrows the clock

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "senderwatch/units.h"
 #include "senderwatch/utf8.h"
 
@@ -33,9 +35,7 @@ std::string_view AnsiStart(Style style) {
 }
 
 void AppendHexEscape(std::string& out, unsigned char byte) {
-  char buffer[8];
-  std::snprintf(buffer, sizeof buffer, "\\x%02x", byte);
-  out += buffer;
+  out += fmt::format("\\x{:02x}", byte);
 }
 
 
@@ -155,13 +155,8 @@ std::string FormatTimeAndAgo(UnixSeconds when, UnixSeconds now) {
 
 std::string FormatNumber(double value) {
   if (!std::isfinite(value)) return value > 0 ? "inf" : (value < 0 ? "-inf" : "nan");
-  char buffer[64];
-  if (value == std::trunc(value) && std::fabs(value) < 1e15) {
-    std::snprintf(buffer, sizeof buffer, "%.0f", value);
-    return buffer;
-  }
-  std::snprintf(buffer, sizeof buffer, "%.3f", value);
-  std::string out = buffer;
+  if (value == std::trunc(value) && std::fabs(value) < 1e15) return fmt::format("{:.0f}", value);
+  std::string out = fmt::format("{:.3f}", value);
   while (!out.empty() && out.back() == '0') out.pop_back();
   if (!out.empty() && out.back() == '.') out.pop_back();
   if (out == "-0") out = "0";
@@ -170,9 +165,7 @@ std::string FormatNumber(double value) {
 
 std::string FormatMetricValue(Metric metric, double value) {
   if (metric == Metric::kBounceRatio) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%.2f", value);
-    return buffer;
+    return fmt::format("{:.2f}", value);
   }
   return FormatNumber(value);
 }
@@ -202,17 +195,13 @@ std::string FormatBytes(uint64_t bytes) {
     value /= 1024.0;
     ++unit;
   }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f %s", value, kUnits[unit]);
-  return buffer;
+  return fmt::format("{:.1f} {}", value, kUnits[unit]);
 }
 
 std::string FormatPercent(double ratio) {
   if (std::isnan(ratio)) return "-";
   if (ratio * 100.0 > 999.0) return ">999%";
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%.0f%%", std::max(0.0, ratio * 100.0));
-  return buffer;
+  return fmt::format("{:.0f}%", std::max(0.0, ratio * 100.0));
 }
 
 Table::Table(std::vector<std::string> headers, std::vector<Align> align)

@@ -3,11 +3,11 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <string>
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/messages.h"
 #include "cli/progress_bar.h"
 #include "eximlog/log_reader.h"
 
@@ -19,10 +19,9 @@ double LogScan::Seconds() const {
 
 std::expected<LogScan, int> ScanLogArguments(std::string_view verb, const ParsedArgs& parsed,
                                              eximlog::Joiner& joiner) {
-  const std::string name = "senderwatch " + std::string(verb);
   auto ordered = eximlog::OrderLogFiles(parsed.positional());
   if (!ordered) {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), SanitizeForTerminal(ordered.error().message).c_str());
+    Say(verb, Tone::kPlain, "{}", ordered.error().message);
     return std::unexpected(kExitNotFound);
   }
   ProgressBar bar(stderr, isatty(STDERR_FILENO) && !parsed.Has("no-progress"));
@@ -35,11 +34,11 @@ std::expected<LogScan, int> ScanLogArguments(std::string_view verb, const Parsed
   auto stats = eximlog::ScanLogs(*ordered, joiner, options);
   bar.Clear();
   if (!stats) {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), SanitizeForTerminal(stats.error().message).c_str());
+    Say(verb, Tone::kPlain, "{}", stats.error().message);
     return std::unexpected(kExitNotFound);
   }
   for (const auto& warning : stats->warnings) {
-    std::fprintf(stderr, "%s: warning: %s\n", name.c_str(), SanitizeForTerminal(warning).c_str());
+    Say(verb, Tone::kWarning, "{}", warning);
   }
   scan.stats = std::move(*stats);
   return scan;

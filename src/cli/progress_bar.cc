@@ -1,33 +1,24 @@
 // The terminal progress bar; see progress_bar.h.
 #include "cli/progress_bar.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
-#include <cinttypes>
+#include <cstdint>
 
 namespace senderwatch::cli {
 namespace {
 
 std::string Size(uint64_t bytes) {
-  char text[32];
   const double b = static_cast<double>(bytes);
-  if (bytes >= (uint64_t{1} << 30)) {
-    std::snprintf(text, sizeof text, "%.1f GB", b / (1u << 30));
-  } else if (bytes >= (uint64_t{1} << 20)) {
-    std::snprintf(text, sizeof text, "%.0f MB", b / (1u << 20));
-  } else {
-    std::snprintf(text, sizeof text, "%.0f kB", b / 1024);
-  }
-  return text;
+  if (bytes >= (uint64_t{1} << 30)) return fmt::format("{:.1f} GB", b / (1u << 30));
+  if (bytes >= (uint64_t{1} << 20)) return fmt::format("{:.0f} MB", b / (1u << 20));
+  return fmt::format("{:.0f} kB", b / 1024);
 }
 
 std::string Rate(double lines_per_second) {
-  char text[32];
-  if (lines_per_second >= 1e6) {
-    std::snprintf(text, sizeof text, "%.1fM lines/s", lines_per_second / 1e6);
-  } else {
-    std::snprintf(text, sizeof text, "%.0fk lines/s", lines_per_second / 1e3);
-  }
-  return text;
+  if (lines_per_second >= 1e6) return fmt::format("{:.1f}M lines/s", lines_per_second / 1e6);
+  return fmt::format("{:.0f}k lines/s", lines_per_second / 1e3);
 }
 
 }  // namespace
@@ -41,10 +32,8 @@ std::string ProgressBar::Render(const eximlog::ScanProgress& p, double elapsed, 
   const double fraction =
       p.bytes_total > 0 ? std::min(1.0, static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total))
                         : 0.0;
-  char head[16];
   if (p.bytes_total > 0) {
-    std::snprintf(head, sizeof head, "%3d%% [", static_cast<int>(fraction * 100));
-    line += head;
+    line += fmt::format("{:3d}% [", static_cast<int>(fraction * 100));
     const int filled = static_cast<int>(fraction * width);
     line.append(static_cast<size_t>(filled), '#');
     line.append(static_cast<size_t>(width - filled), ' ');
@@ -59,9 +48,7 @@ std::string ProgressBar::Render(const eximlog::ScanProgress& p, double elapsed, 
     line += "  " + Rate(static_cast<double>(p.lines) / elapsed);
     if (fraction > 0.01 && fraction < 1) {
       const auto eta = static_cast<int64_t>(elapsed / fraction - elapsed);
-      char text[32];
-      std::snprintf(text, sizeof text, "  ETA %" PRId64 ":%02" PRId64, eta / 60, eta % 60);
-      line += text;
+      line += fmt::format("  ETA {}:{:02d}", eta / 60, eta % 60);
     }
   }
   return line;
@@ -78,7 +65,7 @@ void ProgressBar::Update(const eximlog::ScanProgress& progress) {
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const std::string line = Render(progress, elapsed, width_);
-  std::fprintf(out_, "\r%s\033[K", line.c_str());
+  fmt::print(out_, "\r{}\033[K", line);
   std::fflush(out_);
   drawn_ = true;
 }
