@@ -9,6 +9,7 @@
 #include "cli/format.h"
 #include "cli/json.h"
 #include "cli/messages.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 
 namespace senderwatch::cli {
@@ -36,25 +37,23 @@ Examples:
 Exit status: 0 valid, 1 FILE does not exist, 2 invalid (or usage error).
 )";
 
+namespace {
+constexpr Operands kOptionalFile{0, 1, "", "expects at most one FILE"};
+}  // namespace
+
 int RunCheckConfig(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({}));
-  if (!parsed) return UsageError("check-config", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kCheckConfigHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("check-config", options.error().message);
-  if (parsed->positional().size() > 1)
-    return UsageError("check-config", "expects at most one FILE");
-  const PolicyLocation location = LocatePolicy(options->config);
-  const bool explicit_file = !parsed->positional().empty() || !location.missing_means_defaults;
-  const std::string path =
-      parsed->positional().empty() ? location.path : parsed->positional().front();
+  auto call = StartVerb("check-config", kCheckConfigHelp, base, args, {}, kOptionalFile);
+  if (!call) return call.error();
+  const PolicyLocation location = LocatePolicy(call->options.config);
+  const bool explicit_file = !call->operands().empty() || !location.missing_means_defaults;
+  const std::string path = call->operands().empty() ? location.path : call->operands().front();
 
   struct stat st;
   const bool exists = stat(path.c_str(), &st) == 0 || errno != ENOENT;
   Result<Policy> policy = DefaultPolicy();
   if (exists) policy = LoadPolicyFile(path, CliFileTrust());
 
-  if (options->json) {
+  if (call->options.json) {
     JsonWriter json;
     json.BeginObject();
     json.Field("file", path);

@@ -1,11 +1,11 @@
 // `senderwatch dump`: every record, as a table or as JSON for scripts and
 // backups of the evidence. JSON is streamed record by record.
-#include <cstdio>
 
 #include "cli/args.h"
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/units.h"
@@ -35,16 +35,10 @@ Exit status: 0 ok, 2 usage error, 3 store error (or output not written).
 )";
 
 int RunDump(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({}));
-  if (!parsed) return UsageError("dump", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kDumpHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("dump", options.error().message);
-  if (!parsed->positional().empty()) {
-    return UsageError("dump", "unexpected argument '" + parsed->positional().front() + "'");
-  }
-  auto context = OpenContext(*options, OpenMode::kReadOnly);
-  if (!context) return ReportError(context.error());
+  auto call = StartVerb("dump", kDumpHelp, base, args, {}, kNoOperands);
+  if (!call) return call.error();
+  auto context = OpenVerbContext(call->options, OpenMode::kReadOnly);
+  if (!context) return context.error();
   Context& ctx = **context;
   const UnixSeconds now = ctx.clock.Now();
 

@@ -4,6 +4,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/units.h"
@@ -33,16 +34,10 @@ Exit status: 0 ok, 2 usage error, 3 store error.
 )";
 
 int RunGc(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({}));
-  if (!parsed) return UsageError("gc", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kGcHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("gc", options.error().message);
-  if (!parsed->positional().empty()) {
-    return UsageError("gc", "unexpected argument '" + parsed->positional().front() + "'");
-  }
-  auto context = OpenContext(*options, OpenMode::kReadWrite);
-  if (!context) return ReportError(context.error());
+  auto call = StartVerb("gc", kGcHelp, base, args, {}, kNoOperands);
+  if (!call) return call.error();
+  auto context = OpenVerbContext(call->options, OpenMode::kReadWrite);
+  if (!context) return context.error();
   Context& ctx = **context;
   const UnixSeconds now = ctx.clock.Now();
   auto report = ctx.store->Prune(now);

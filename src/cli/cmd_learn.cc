@@ -15,8 +15,9 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
-#include "cli/messages.h"
 #include "cli/log_scan.h"
+#include "cli/messages.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "eximlog/joiner.h"
@@ -108,27 +109,24 @@ std::string LearnedRuleNames(const Policy& policy) {
 }  // namespace
 
 int RunLearn(const GlobalOptions& base, std::span<const std::string> args) {
-  const auto specs = WithGlobalOptions(
-      {{"dry-run", 0, false}, {"utc", 0, false}, {"no-progress", 0, false}});
-  auto parsed = ParseArgs(args, specs);
-  if (!parsed) return UsageError("learn", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kLearnHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("learn", options.error().message);
-  if (parsed->positional().empty()) return UsageError("learn", "no log file given");
-  const bool dry_run = parsed->Has("dry-run");
+  auto call =
+      StartVerb("learn", kLearnHelp, base, args,
+                {{"dry-run", 0, false}, {"utc", 0, false}, {"no-progress", 0, false}}, kLogFiles);
+  if (!call) return call.error();
+  const bool dry_run = call->parsed.Has("dry-run");
 
   // The store first: a store that cannot be opened should not cost a long
   // read of the logs.
-  auto context = OpenContext(*options, dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite);
-  if (!context) return ReportError(context.error());
+  auto context =
+      OpenVerbContext(call->options, dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite);
+  if (!context) return context.error();
   Context& ctx = **context;
   const Policy counting = eximlog::CountingPolicy(ctx.policy);
   auto replayed = NewMemoryStore(ctx.policy.store);
   NullLogger engine_log;  // no rules: the engine has nothing to say
   eximlog::Replayer replayer(counting, *replayed, engine_log);
   eximlog::Joiner joiner(replayer);
-  auto scan = ScanLogArguments("learn", *parsed, joiner);
+  auto scan = ScanLogArguments("learn", call->parsed, joiner);
   if (!scan) return scan.error();
   const eximlog::ScanStats* stats = &scan->stats;
   const eximlog::ReplaySummary summary = replayer.Summary();

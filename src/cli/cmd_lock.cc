@@ -1,11 +1,11 @@
 // `senderwatch lock ACCOUNT --reason TEXT`: an administrator locks an
 // account by hand (Engine::Lock), recorded with who did it and why.
-#include <cstdio>
 
 #include "cli/args.h"
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/account.h"
@@ -34,20 +34,15 @@ Exit status: 0 locked (or already locked), 2 usage error, 3 store error.
 )";
 
 int RunLock(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({{"reason", 0, true}}));
-  if (!parsed) return UsageError("lock", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kLockHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("lock", options.error().message);
-  if (parsed->positional().size() != 1) return UsageError("lock", "expects exactly one ACCOUNT");
-  auto account = NormalizeAccount(parsed->positional().front());
-  if (!account) return UsageError("lock", account.error().message);
-  const std::string reason = parsed->Value("reason").value_or("");
-  if (reason.empty())
-    return UsageError("lock", "--reason TEXT is required (it is shown by 'show')");
+  auto call = StartVerb("lock", kLockHelp, base, args, {{"reason", 0, true}}, kOneAccount);
+  if (!call) return call.error();
+  auto account = NormalizeAccount(call->operands().front());
+  if (!account) return call->Usage(account.error().message);
+  const std::string reason = call->parsed.Value("reason").value_or("");
+  if (reason.empty()) return call->Usage("--reason TEXT is required (it is shown by 'show')");
 
-  auto context = OpenContext(*options, OpenMode::kReadWrite);
-  if (!context) return ReportError(context.error());
+  auto context = OpenVerbContext(call->options, OpenMode::kReadWrite);
+  if (!context) return context.error();
   Context& ctx = **context;
   const UnixSeconds now = ctx.clock.Now();
   const std::string by = AdminName();

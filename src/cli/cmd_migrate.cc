@@ -5,6 +5,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "senderwatch/store.h"
 
@@ -32,25 +33,20 @@ Exit status: 0 copied, 2 usage error, 3 store error.
 )";
 
 int RunMigrate(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({{"to", 0, true}}));
-  if (!parsed) return UsageError("migrate", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kMigrateHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("migrate", options.error().message);
-  if (!parsed->positional().empty()) {
-    return UsageError("migrate", "unexpected argument '" + parsed->positional().front() + "'");
-  }
-  const std::string to = parsed->Value("to").value_or("");
-  if (to != "redis" && to != "lmdb") return UsageError("migrate", "--to must be redis or lmdb");
+  auto call = StartVerb("migrate", kMigrateHelp, base, args, {{"to", 0, true}}, kNoOperands);
+  if (!call) return call.error();
+  const std::string to = call->parsed.Value("to").value_or("");
+  if (to != "redis" && to != "lmdb") return call->Usage("--to must be redis or lmdb");
 
-  auto logger = NewStderrLogger(options->verbose);
-  auto policy = LoadEffectivePolicy(*options);
+  auto logger = NewStderrLogger(call->options.verbose);
+  auto policy = LoadEffectivePolicy(call->options);
   if (!policy) return ReportError(policy.error());
   if (policy->store.redis.empty()) {
-    return UsageError("migrate", "the policy names no Redis ([store] redis = \"unix:/path\" or "
-                                 "\"redis://host:port/db\")");
+    return call->Usage(
+        "the policy names no Redis ([store] redis = \"unix:/path\" or "
+        "\"redis://host:port/db\")");
   }
-  auto located = LocateCliStore(*options, *policy, *logger);
+  auto located = LocateCliStore(call->options, *policy, *logger);
   if (!located) return ReportError(located.error());
   const StoreSettings& settings = *located;
   SystemClock clock;
@@ -63,7 +59,7 @@ int RunMigrate(const GlobalOptions& base, std::span<const std::string> args) {
   Store& into = to == "redis" ? **redis : **lmdb;
   auto report = CopyStore(from, into, clock.Now());
   if (!report) return ReportError(report.error());
-  if (options->json) {
+  if (call->options.json) {
     JsonWriter json;
     json.BeginObject();
     json.Field("from", from.Location());

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <limits>
 #include <set>
 
 #include "cli/args.h"
@@ -14,6 +15,7 @@
 #include "cli/format.h"
 #include "cli/json.h"
 #include "cli/messages.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "senderwatch/account.h"
 
@@ -80,32 +82,34 @@ bool Confirm(const std::string& question) {
 
 }  // namespace
 
+namespace {
+// ACCOUNT, then the message IDs to act on.
+constexpr Operands kAccountAndIds{1, std::numeric_limits<size_t>::max(), "expects an ACCOUNT", ""};
+}  // namespace
+
 int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(
-      args, WithGlobalOptions({{"thaw", 0, false}, {"remove", 0, false}, {"yes", 'y', false}}));
-  if (!parsed) return UsageError("queue", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kQueueHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("queue", options.error().message);
-  if (parsed->positional().empty()) return UsageError("queue", "expects an ACCOUNT");
-  auto account = NormalizeAccount(parsed->positional().front());
-  if (!account) return UsageError("queue", account.error().message);
-  const bool thaw = parsed->Has("thaw");
-  const bool remove = parsed->Has("remove");
-  if (thaw && remove) return UsageError("queue", "--thaw and --remove exclude each other");
+  auto call =
+      StartVerb("queue", kQueueHelp, base, args,
+                {{"thaw", 0, false}, {"remove", 0, false}, {"yes", 'y', false}}, kAccountAndIds);
+  if (!call) return call.error();
+  auto account = NormalizeAccount(call->operands().front());
+  if (!account) return call->Usage(account.error().message);
+  const bool thaw = call->parsed.Has("thaw");
+  const bool remove = call->parsed.Has("remove");
+  if (thaw && remove) return call->Usage("--thaw and --remove exclude each other");
   std::set<std::string> wanted;
-  for (size_t i = 1; i < parsed->positional().size(); ++i) {
-    const std::string& id = parsed->positional()[i];
-    if (!IsMessageId(id)) return UsageError("queue", "'" + id + "' is not an Exim message id");
+  for (size_t i = 1; i < call->operands().size(); ++i) {
+    const std::string& id = call->operands()[i];
+    if (!IsMessageId(id)) return call->Usage("'" + id + "' is not an Exim message id");
     wanted.insert(id);
   }
   if (!wanted.empty() && !thaw && !remove) {
-    return UsageError("queue", "message IDs select what --thaw or --remove acts on");
+    return call->Usage("message IDs select what --thaw or --remove acts on");
   }
 
-  auto logger = NewStderrLogger(options->verbose);
+  auto logger = NewStderrLogger(call->options.verbose);
   std::string note;
-  const std::string spool = FindSpoolDirectory(options->exim_config, &note);
+  const std::string spool = FindSpoolDirectory(call->options.exim_config, &note);
   if (!note.empty()) logger->Log(LogLevel::kWarning, note);
   auto queue = ListQueue(spool);
   if (!queue) {
@@ -134,10 +138,10 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
     if (thaw || remove) targets.push_back(m.id);
   }
 
-  const bool color = options->color;
+  const bool color = call->options.color;
   const uint64_t frozen = static_cast<uint64_t>(
       std::count_if(mine.begin(), mine.end(), [](const QueuedMessage& m) { return m.frozen; }));
-  if (!options->json) {
+  if (!call->options.json) {
     std::string out;
     if (mine.empty()) {
       out = "No messages of " + SanitizeForTerminal(*account) + " in the queue (" +
@@ -161,7 +165,7 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
              std::to_string(frozen) + " frozen.\n";
       if (!thaw && !remove) {
         const std::string exim_c =
-            options->exim_config.empty() ? "" : " -C " + ShellQuote(options->exim_config);
+            call->options.exim_config.empty() ? "" : " -C " + ShellQuote(call->options.exim_config);
         const std::string again = "senderwatch queue " + ShellQuote(SanitizeForTerminal(*account));
         out += "Review:  exim4" + exim_c + " -Mvh ID   (headers; -Mvb for the body)\n";
         out += "Then:    " + again + " --remove      (delete the spam)\n";
@@ -174,8 +178,8 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
   int failed_batches = 0;
   const char* verb = thaw ? "Thaw" : "Remove";
   if ((thaw || remove) && !targets.empty()) {
-    if (!parsed->Has("yes")) {
-      if (isatty(STDIN_FILENO) != 1 || options->json) {
+    if (!call->parsed.Has("yes")) {
+      if (isatty(STDIN_FILENO) != 1 || call->options.json) {
         Say("queue", Tone::kPlain, "refusing to {} {} without --yes", thaw ? "thaw" : "remove",
             Plural(targets.size(), "message"));
         return kExitUsage;
@@ -186,17 +190,17 @@ int RunQueue(const GlobalOptions& base, std::span<const std::string> args) {
         return kExitUsage;
       }
     }
-    auto result = RunEximOnMessages(options->exim_config, thaw ? "-Mt" : "-Mrm", targets);
+    auto result = RunEximOnMessages(call->options.exim_config, thaw ? "-Mt" : "-Mrm", targets);
     if (!result) {
       Say("", Tone::kError, "{}", result.error().message);
       return kExitStore;
     }
     failed_batches = *result;
-  } else if ((thaw || remove) && !options->json) {
+  } else if ((thaw || remove) && !call->options.json) {
     WriteOut(thaw ? "No frozen messages to thaw.\n" : "No messages to remove.\n");
   }
 
-  if (options->json) {
+  if (call->options.json) {
     JsonWriter json;
     json.BeginObject();
     json.Field("account", *account);

@@ -16,8 +16,9 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
-#include "cli/messages.h"
 #include "cli/log_scan.h"
+#include "cli/messages.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "eximlog/joiner.h"
 #include "eximlog/limits_file.h"
@@ -127,28 +128,25 @@ const char* CountingMode(const eximlog::JoinStats& join) {
 }  // namespace
 
 int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
-  const auto specs = WithGlobalOptions({{"timeline", 0, false},
-                                        {"utc", 0, false},
-                                        {"no-progress", 0, false},
-                                        {"limits", 0, true},
-                                        {"no-limits", 0, false}});
-  auto parsed = ParseArgs(args, specs);
-  if (!parsed) return UsageError("replay", parsed.error().message);
-  if (parsed->Has("help")) return WriteOut(kReplayHelp) ? kExitOk : kExitStore;
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("replay", options.error().message);
-  if (parsed->positional().empty()) return UsageError("replay", "no log file given");
-  const bool timeline = parsed->Has("timeline");
-  const bool json = options->json;
-  const bool color = options->color;
+  auto call = StartVerb("replay", kReplayHelp, base, args,
+                        {{"timeline", 0, false},
+                         {"utc", 0, false},
+                         {"no-progress", 0, false},
+                         {"limits", 0, true},
+                         {"no-limits", 0, false}},
+                        kLogFiles);
+  if (!call) return call.error();
+  const bool timeline = call->parsed.Has("timeline");
+  const bool json = call->options.json;
+  const bool color = call->options.color;
 
-  auto policy = LoadEffectivePolicy(*options);
+  auto policy = LoadEffectivePolicy(call->options);
   if (!policy) return ReportError(policy.error());
   // Per-account overrides, as the ACL looks them up (SENDERWATCH_LIMITS_FILE).
   eximlog::OverridesByAccount overrides;
   std::string limits_path;
-  if (!parsed->Has("no-limits")) {
-    if (auto given = parsed->Value("limits")) {
+  if (!call->parsed.Has("no-limits")) {
+    if (auto given = call->parsed.Value("limits")) {
       limits_path = *given;
     } else if (access(kDefaultLimitsPath, F_OK) == 0) {
       limits_path = kDefaultLimitsPath;
@@ -171,7 +169,7 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
   });
   replayer.set_overrides(std::move(overrides));
   eximlog::Joiner joiner(replayer);
-  auto scan = ScanLogArguments("replay", *parsed, joiner);
+  auto scan = ScanLogArguments("replay", call->parsed, joiner);
   if (!scan) return scan.error();
   const double seconds = scan->Seconds();
   const eximlog::ScanStats* stats = &scan->stats;
@@ -251,7 +249,7 @@ int RunReplay(const GlobalOptions& base, std::span<const std::string> args) {
           Thousands(join.recipients) + " recipients, " + Thousands(join.bounces) + " bounces, " +
           Thousands(join.defers) + " deferrals, " + Thousands(join.authfails) + " failed logins.\n\n";
   std::string policy_name =
-      options->config.empty() ? std::string("The policy") : "Policy " + options->config;
+      call->options.config.empty() ? std::string("The policy") : "Policy " + call->options.config;
   if (!limits_path.empty()) policy_name += " (with the overrides of " + limits_path + ")";
   if (stopped.empty()) {
     text += policy_name + " would have let every account through.\n";

@@ -6,6 +6,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/account.h"
@@ -224,17 +225,13 @@ std::string RenderHuman(const Context& ctx, const AccountRecord& record, UnixSec
 }  // namespace
 
 int RunShow(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({}));
-  if (!parsed) return UsageError("show", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kShowHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("show", options.error().message);
-  if (parsed->positional().size() != 1) return UsageError("show", "expects exactly one ACCOUNT");
-  auto account = NormalizeAccount(parsed->positional().front());
-  if (!account) return UsageError("show", account.error().message);
+  auto call = StartVerb("show", kShowHelp, base, args, {}, kOneAccount);
+  if (!call) return call.error();
+  auto account = NormalizeAccount(call->operands().front());
+  if (!account) return call->Usage(account.error().message);
 
-  auto context = OpenContext(*options, OpenMode::kReadOnly);
-  if (!context) return ReportError(context.error());
+  auto context = OpenVerbContext(call->options, OpenMode::kReadOnly);
+  if (!context) return context.error();
   Context& ctx = **context;
   auto record = ctx.store->Get(*account);
   if (!record) return ReportError(record.error());

@@ -3,6 +3,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/units.h"
@@ -29,16 +30,10 @@ Exit status: 0 ok, 2 usage error, 3 store error.
 )";
 
 int RunStats(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({}));
-  if (!parsed) return UsageError("stats", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kStatsHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("stats", options.error().message);
-  if (!parsed->positional().empty()) {
-    return UsageError("stats", "unexpected argument '" + parsed->positional().front() + "'");
-  }
-  auto context = OpenContext(*options, OpenMode::kReadOnly);
-  if (!context) return ReportError(context.error());
+  auto call = StartVerb("stats", kStatsHelp, base, args, {}, kNoOperands);
+  if (!call) return call.error();
+  auto context = OpenVerbContext(call->options, OpenMode::kReadOnly);
+  if (!context) return context.error();
   Context& ctx = **context;
   const UnixSeconds now = ctx.clock.Now();
   auto stats = ctx.store->Stats();

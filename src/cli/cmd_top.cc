@@ -10,6 +10,7 @@
 #include "cli/format.h"
 #include "cli/json.h"
 #include "cli/messages.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/units.h"
@@ -83,17 +84,11 @@ Style ColumnStyle(const MetricView& m) {
 }  // namespace
 
 int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
-  const auto specs = WithGlobalOptions({{"by", 0, true}, {"count", 'n', true}, {"all", 0, false}});
-  auto parsed = ParseArgs(args, specs);
-  if (!parsed) return UsageError("top", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kTopHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("top", options.error().message);
-  if (!parsed->positional().empty()) {
-    return UsageError("top", "unexpected argument '" + parsed->positional().front() + "'");
-  }
+  auto call = StartVerb("top", kTopHelp, base, args,
+                        {{"by", 0, true}, {"count", 'n', true}, {"all", 0, false}}, kNoOperands);
+  if (!call) return call.error();
   std::optional<Metric> by;
-  if (auto name = parsed->Value("by")) {
+  if (auto name = call->parsed.Value("by")) {
     by = ParseMetric(*name);
     if (!by || std::find(kTopMetrics.begin(), kTopMetrics.end(), *by) == kTopMetrics.end()) {
       return UsageError("top",
@@ -103,15 +98,15 @@ int RunTop(const GlobalOptions& base, std::span<const std::string> args) {
     }
   }
   uint64_t limit = 20;
-  if (auto n = parsed->Value("count")) {
+  if (auto n = call->parsed.Value("count")) {
     auto count = ParseCount("-n", *n);
-    if (!count) return UsageError("top", count.error().message);
+    if (!count) return call->Usage(count.error().message);
     limit = *count;
   }
-  const bool all = parsed->Has("all");
+  const bool all = call->parsed.Has("all");
 
-  auto context = OpenContext(*options, OpenMode::kReadOnly);
-  if (!context) return ReportError(context.error());
+  auto context = OpenVerbContext(call->options, OpenMode::kReadOnly);
+  if (!context) return context.error();
   Context& ctx = **context;
   const UnixSeconds now = ctx.clock.Now();
 

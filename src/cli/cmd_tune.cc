@@ -19,8 +19,9 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
-#include "cli/messages.h"
 #include "cli/log_scan.h"
+#include "cli/messages.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "eximlog/joiner.h"
 #include "eximlog/log_reader.h"
@@ -343,30 +344,27 @@ std::string SelfCheckText(const eximlog::TuneReport& report, bool color) {
 }  // namespace
 
 int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
-  const auto specs = WithGlobalOptions({{"svg", 0, true},
-                                        {"output", 'o', true},
-                                        {"top", 'n', true},
-                                        {"utc", 0, false},
-                                        {"no-progress", 0, false}});
-  auto parsed = ParseArgs(args, specs);
-  if (!parsed) return UsageError("tune", parsed.error().message);
-  if (parsed->Has("help")) return WriteOut(kTuneHelp) ? kExitOk : kExitStore;
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("tune", options.error().message);
-  if (parsed->positional().empty()) return UsageError("tune", "no log file given");
+  auto call = StartVerb("tune", kTuneHelp, base, args,
+                        {{"svg", 0, true},
+                         {"output", 'o', true},
+                         {"top", 'n', true},
+                         {"utc", 0, false},
+                         {"no-progress", 0, false}},
+                        kLogFiles);
+  if (!call) return call.error();
   uint64_t top_n = 5;
-  if (auto n = parsed->Value("top")) {
+  if (auto n = call->parsed.Value("top")) {
     auto count = ParseCount("--top", *n);
-    if (!count) return UsageError("tune", count.error().message);
+    if (!count) return call->Usage(count.error().message);
     top_n = *count;
   }
-  const bool color = options->color;
+  const bool color = call->options.color;
 
-  auto policy = LoadEffectivePolicy(*options);
+  auto policy = LoadEffectivePolicy(call->options);
   if (!policy) return ReportError(policy.error());
   eximlog::EventLog events;
   eximlog::Joiner joiner(events);
-  auto scan = ScanLogArguments("tune", *parsed, joiner);
+  auto scan = ScanLogArguments("tune", call->parsed, joiner);
   if (!scan) return scan.error();
   const eximlog::ScanStats* stats = &scan->stats;
 
@@ -388,7 +386,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
                                                   : std::string()) +
                                ", " + Thousands(report.sending_accounts) + " sending accounts";
 
-  if (auto svg_path = parsed->Value("svg")) {
+  if (auto svg_path = call->parsed.Value("svg")) {
     std::ofstream svg(*svg_path, std::ios::binary | std::ios::trunc);
     svg << Svg(measured, *policy, subtitle);
     if (!svg.flush()) {
@@ -396,7 +394,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
       return kExitStore;
     }
   }
-  const auto output_path = parsed->Value("output");
+  const auto output_path = call->parsed.Value("output");
   if (output_path) {
     std::ofstream out(*output_path, std::ios::binary | std::ios::trunc);
     out << suggested_toml;
@@ -406,7 +404,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
     }
   }
 
-  if (options->json) {
+  if (call->options.json) {
     JsonWriter json(true);
     json.BeginObject();
     json.Field("lines", stats->lines);

@@ -5,6 +5,7 @@
 #include "cli/context.h"
 #include "cli/format.h"
 #include "cli/json.h"
+#include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "cli/views.h"
 #include "senderwatch/account.h"
@@ -47,19 +48,16 @@ Exit status: 0 released (or was not locked), 1 no such account, 2 usage error,
 )";
 
 int RunUnlock(const GlobalOptions& base, std::span<const std::string> args) {
-  auto parsed = ParseArgs(args, WithGlobalOptions({{"reason", 0, true}, {"reset", 0, false}}));
-  if (!parsed) return UsageError("unlock", parsed.error().message);
-  if (parsed->Has("help")) return Emit(kUnlockHelp);
-  auto options = ApplyGlobalOptions(base, *parsed);
-  if (!options) return UsageError("unlock", options.error().message);
-  if (parsed->positional().size() != 1) return UsageError("unlock", "expects exactly one ACCOUNT");
-  auto account = NormalizeAccount(parsed->positional().front());
-  if (!account) return UsageError("unlock", account.error().message);
-  const std::string reason = parsed->Value("reason").value_or("");
-  const bool reset = parsed->Has("reset");
+  auto call = StartVerb("unlock", kUnlockHelp, base, args,
+                        {{"reason", 0, true}, {"reset", 0, false}}, kOneAccount);
+  if (!call) return call.error();
+  auto account = NormalizeAccount(call->operands().front());
+  if (!account) return call->Usage(account.error().message);
+  const std::string reason = call->parsed.Value("reason").value_or("");
+  const bool reset = call->parsed.Has("reset");
 
-  auto context = OpenContext(*options, OpenMode::kReadWrite);
-  if (!context) return ReportError(context.error());
+  auto context = OpenVerbContext(call->options, OpenMode::kReadWrite);
+  if (!context) return context.error();
   Context& ctx = **context;
   const UnixSeconds now = ctx.clock.Now();
   const std::string by = AdminName();
