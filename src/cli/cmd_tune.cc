@@ -21,6 +21,7 @@
 #include "cli/json.h"
 #include "cli/log_scan.h"
 #include "cli/messages.h"
+#include "cli/tune_charts.h"
 #include "cli/verb_start.h"
 #include "cli/verbs.h"
 #include "eximlog/joiner.h"
@@ -90,178 +91,9 @@ Exit status: 0 ok, 1 a log file does not exist, 2 usage or policy error.
 namespace {
 
 using eximlog::Distribution;
-using eximlog::HistogramBin;
 using eximlog::Series;
 
 bool IsRatio(Metric metric) { return eximlog::IsRatioMetric(metric); }
-
-std::string SeriesTitle(const Series& s) {
-  std::string title = std::string(MetricName(s.metric)) + " per " + FormatDuration(s.window_seconds);
-  if (IsRatio(s.metric) && s.min > 0) title += " (from " + std::to_string(s.min) + " recipients)";
-  return title;
-}
-
-// A measured series with its histogram, as printed and drawn.
-struct Measured {
-  const eximlog::SeriesReport* report;
-  const Series* series;
-  std::vector<HistogramBin> bins;
-};
-
-struct Marker {
-  double value;
-  std::string label;
-  bool suggested;
-};
-
-std::vector<Marker> MarkersOf(const Measured& m, const Policy& policy) {
-  std::vector<Marker> markers;
-  for (const eximlog::RuleReport& r : m.report->rules) {
-    const Rule& rule = policy.rules[r.rule];
-    markers.push_back({rule.above, rule.name + " " + FormatNumber(rule.above), false});
-    if (r.suggestion.limit != rule.above) {
-      markers.push_back({r.suggestion.limit, "suggested " + FormatNumber(r.suggestion.limit), true});
-    }
-  }
-  return markers;
-}
-
-std::string TerminalHistogram(const Measured& m, const Policy& policy, bool color) {
-  const auto& bins = m.bins;
-  uint64_t max_count = 0;
-  size_t label_width = 0;
-  for (const auto& bin : bins) {
-    max_count = std::max(max_count, bin.count);
-    label_width = std::max(label_width, bin.label.size());
-  }
-  const std::vector<Marker> markers = MarkersOf(m, policy);
-  const int width = 40;
-  std::string out;
-  for (size_t i = 0; i < bins.size(); ++i) {
-    const HistogramBin& bin = bins[i];
-    const int length =
-        bin.count == 0 || max_count == 0
-            ? 0
-            : std::max(1, static_cast<int>(std::lround(width * std::log10(1.0 + static_cast<double>(bin.count)) /
-                                                       std::log10(1.0 + static_cast<double>(max_count)))));
-    std::string line = "    " + std::string(label_width - bin.label.size(), ' ') + bin.label + " |" +
-                       std::string(static_cast<size_t>(length), '#') +
-                       std::string(static_cast<size_t>(width - length), ' ') + " " + Thousands(bin.count);
-    for (const Marker& marker : markers) {
-      const double position = eximlog::HistogramPosition(bins, marker.value, m.series->metric);
-      if (position >= static_cast<double>(i) && position < static_cast<double>(i + 1)) {
-        line += Paint("  <- " + SanitizeForTerminal(marker.label), marker.suggested ? Style::kGreen : Style::kRed,
-                      color);
-      }
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20) out += c;
-    }
-  }
-  return out;
-}
-
-std::string Svg(const std::vector<Measured>& measured, const Policy& policy, const std::string& subtitle) {
-  constexpr int kWidth = 800, kPanel = 250, kLeft = 70, kRight = 30, kTop = 70;
-  const int height = kTop + static_cast<int>(measured.size()) * kPanel;
-  std::string svg;
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n"
-                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-                "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">senderwatch tune: "
-                "peak values per account</text>\n",
-                kWidth, height, kWidth, height, kLeft);
-  svg += buf;
-  svg += "<text x=\"" + std::to_string(kLeft) + "\" y=\"42\" fill=\"#555\">" + XmlEscape(subtitle) +
-         "</text>\n<text x=\"" + std::to_string(kLeft) +
-         "\" y=\"56\" fill=\"#555\">Bar height: accounts (log scale). Red: current limit; green: "
-         "suggested. A rule fires on values above its line.</text>\n";
-  for (size_t p = 0; p < measured.size(); ++p) {
-    const Measured& m = measured[p];
-    const int top = kTop + static_cast<int>(p) * kPanel;
-    const int chart_top = top + 36, chart_bottom = top + kPanel - 50;
-    const int chart_height = chart_bottom - chart_top;
-    const double plot_width = kWidth - kLeft - kRight;
-    const double bin_width = plot_width / static_cast<double>(std::max<size_t>(1, m.bins.size()));
-    uint64_t max_count = 1;
-    for (const auto& bin : m.bins) max_count = std::max(max_count, bin.count);
-    const double log_max = std::log10(1.0 + static_cast<double>(max_count));
-    svg += "<text x=\"" + std::to_string(kLeft) + "\" y=\"" + std::to_string(top + 14) +
-           "\" font-size=\"13\" font-weight=\"bold\">" + XmlEscape(SeriesTitle(*m.series)) + " — " +
-           Thousands(m.report->population.sorted.size()) + " accounts</text>\n";
-    std::snprintf(buf, sizeof buf,
-                  "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", kLeft,
-                  chart_bottom, kWidth - kRight, chart_bottom);
-    svg += buf;
-    for (size_t i = 0; i < m.bins.size(); ++i) {
-      const HistogramBin& bin = m.bins[i];
-      const double h = bin.count == 0 ? 0
-                                      : std::max(1.0, chart_height * std::log10(1.0 + static_cast<double>(bin.count)) / log_max);
-      const double x = kLeft + bin_width * static_cast<double>(i);
-      std::snprintf(buf, sizeof buf,
-                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#4a7ab5\">"
-                    "<title>%s: %s accounts</title></rect>\n",
-                    x + 1, chart_bottom - h, std::max(1.0, bin_width - 2), h, XmlEscape(bin.label).c_str(),
-                    Thousands(bin.count).c_str());
-      svg += buf;
-      if (bin.count > 0) {
-        std::snprintf(buf, sizeof buf,
-                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\" fill=\"#333\">%s</text>\n",
-                      x + bin_width / 2, chart_bottom - h - 3, Thousands(bin.count).c_str());
-        svg += buf;
-      }
-      std::snprintf(buf, sizeof buf,
-                    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" font-size=\"9\" "
-                    "transform=\"rotate(-45 %.1f %d)\">%s</text>\n",
-                    x + bin_width / 2, chart_bottom + 12, x + bin_width / 2, chart_bottom + 12,
-                    XmlEscape(bin.label).c_str());
-      svg += buf;
-    }
-    int label_row = 0;
-    for (const Marker& marker : MarkersOf(m, policy)) {
-      const double x =
-          kLeft + bin_width * eximlog::HistogramPosition(m.bins, marker.value, m.series->metric);
-      const char* colour = marker.suggested ? "#2a9d3a" : "#d0312d";
-      const bool left = x > kWidth - kRight - 140;  // label left of the line near the edge
-      std::snprintf(buf, sizeof buf,
-                    "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" "
-                    "stroke-dasharray=\"5,3\"/>\n<text x=\"%.1f\" y=\"%d\" fill=\"%s\" "
-                    "text-anchor=\"%s\">%s</text>\n",
-                    x, chart_top, x, chart_bottom, colour, left ? x - 4 : x + 4,
-                    chart_top + 10 + 12 * label_row, colour, left ? "end" : "start",
-                    XmlEscape(marker.label).c_str());
-      svg += buf;
-      ++label_row;
-    }
-  }
-  svg += "</svg>\n";
-  return svg;
-}
-
-
-// The limits a series' table and candidates must include.
-std::vector<double> LimitsOf(const eximlog::SeriesReport& sr, const Policy& policy) {
-  std::vector<double> limits;
-  for (const eximlog::RuleReport& r : sr.rules) {
-    limits.insert(limits.end(), {policy.rules[r.rule].above, r.suggestion.limit});
-  }
-  return limits;
-}
 
 void DiffJson(JsonWriter& json, const eximlog::VerdictDiff& v) {
   json.BeginObject().Field("account", v.account);
@@ -373,11 +205,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
   const eximlog::TuneReport report = eximlog::Tune(*policy, events, tune_options);
   std::vector<Measured> measured;
   for (const eximlog::SeriesReport& sr : report.series) {
-    double marked = 0;
-    for (const eximlog::RuleReport& r : sr.rules) {
-      marked = std::max({marked, policy->rules[r.rule].above, r.suggestion.limit});
-    }
-    measured.push_back({&sr, &sr.series, eximlog::MakeHistogram(sr.population, sr.series.metric, marked)});
+    measured.push_back({&sr, eximlog::SeriesHistogram(sr, *policy)});
   }
   const std::string suggested_toml = FormatPolicy(report.suggested);
   const std::string subtitle = Thousands(stats->lines) + " log lines" +
@@ -388,7 +216,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
 
   if (auto svg_path = call->parsed.Value("svg")) {
     std::ofstream svg(*svg_path, std::ios::binary | std::ios::trunc);
-    svg << Svg(measured, *policy, subtitle);
+    svg << TuneSvg(measured, *policy, subtitle);
     if (!svg.flush()) {
       Say("tune", Tone::kPlain, "cannot write {}", *svg_path);
       return kExitStore;
@@ -468,12 +296,12 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
       }
       json.EndArray();
       json.Key("candidates").BeginArray();
-      for (double limit : eximlog::CandidateLimits(d, IsRatio(sr.series.metric), LimitsOf(sr, *policy))) {
+      for (double limit : eximlog::CandidateLimits(d, IsRatio(sr.series.metric), eximlog::LimitsToShow(sr, *policy))) {
         json.BeginObject().Field("limit", limit).Field("accounts_above", d.CountAbove(limit)).EndObject();
       }
       json.EndArray();
       json.Key("histogram").BeginArray();
-      for (const HistogramBin& bin : m.bins) {
+      for (const eximlog::HistogramBin& bin : m.bins) {
         json.BeginObject().Field("low", bin.low).Field("high", bin.high).Field("accounts", bin.count).EndObject();
       }
       json.EndArray();
@@ -528,7 +356,7 @@ int RunTune(const GlobalOptions& base, std::span<const std::string> args) {
       text += PeaksText("suspected, excluded", sr.suspects, series.metric);
       text += TerminalHistogram(m, *policy, color);
       Table table({"LIMIT", "ACCOUNTS ABOVE", "NOTE"}, {Table::Align::kRight, Table::Align::kRight});
-      for (double limit : eximlog::CandidateLimits(d, IsRatio(series.metric), LimitsOf(sr, *policy))) {
+      for (double limit : eximlog::CandidateLimits(d, IsRatio(series.metric), eximlog::LimitsToShow(sr, *policy))) {
         std::string note;
         for (const eximlog::RuleReport& r : sr.rules) {
           const Rule& rule = policy->rules[r.rule];

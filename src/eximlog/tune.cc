@@ -320,6 +320,20 @@ std::vector<HistogramBin> MakeHistogram(const Distribution& distribution, Metric
   return bins;
 }
 
+std::vector<double> LimitsToShow(const SeriesReport& report, const Policy& policy) {
+  std::vector<double> limits;
+  for (const RuleReport& r : report.rules) {
+    limits.insert(limits.end(), {policy.rules[r.rule].above, r.suggestion.limit});
+  }
+  return limits;
+}
+
+std::vector<HistogramBin> SeriesHistogram(const SeriesReport& report, const Policy& policy) {
+  double highest = 0;
+  for (double limit : LimitsToShow(report, policy)) highest = std::max(highest, limit);
+  return MakeHistogram(report.population, report.series.metric, highest);
+}
+
 double HistogramPosition(const std::vector<HistogramBin>& bins, double value, Metric metric) {
   for (size_t i = 0; i < bins.size(); ++i) {
     const HistogramBin& bin = bins[i];

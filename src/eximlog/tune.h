@@ -214,6 +214,13 @@ std::vector<HistogramBin> MakeHistogram(const Distribution& distribution, Metric
 // fires on. Used to draw limit markers.
 double HistogramPosition(const std::vector<HistogramBin>& bins, double value, Metric metric);
 
+struct SeriesReport;
+// The limits worth marking on a series (its table of candidates, its
+// histogram): the current and the suggested limit of each rule reading it.
+std::vector<double> LimitsToShow(const SeriesReport& report, const Policy& policy);
+// The histogram of a series' population, reaching its highest limit to show.
+std::vector<HistogramBin> SeriesHistogram(const SeriesReport& report, const Policy& policy);
+
 // The joined events of the logs, kept so that tune replays them several
 // times (screening, measuring, its self-check) from one read of the logs,
 // standard input included. Strings are stored once each.
