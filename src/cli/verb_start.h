@@ -8,15 +8,11 @@
 #ifndef SENDERWATCH_SRC_CLI_VERB_START_H_
 #define SENDERWATCH_SRC_CLI_VERB_START_H_
 
-#include <cstddef>
 #include <expected>
-#include <initializer_list>
 #include <limits>
 #include <memory>
-#include <span>
-#include <string>
-#include <string_view>
 
+// ParsedArgs and OptionSpec; GlobalOptions and the exit codes; Context.
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/context.h"
@@ -26,12 +22,11 @@ namespace senderwatch::cli {
 // How many operands (positional arguments) a verb takes, and the usage
 // errors for too few or too many.
 struct Operands {
-  size_t min = 0;
-  size_t max = 0;
+  size_t min, max;
   std::string_view missing;   // fewer than min
   std::string_view too_many;  // more than max; empty: "unexpected argument 'X'"
 };
-inline constexpr Operands kNoOperands{};
+inline constexpr Operands kNoOperands{0, 0, "", ""};
 inline constexpr Operands kOneAccount{1, 1, "expects exactly one ACCOUNT",
                                       "expects exactly one ACCOUNT"};
 inline constexpr Operands kLogFiles{1, std::numeric_limits<size_t>::max(), "no log file given", ""};
