@@ -62,16 +62,7 @@ int RunLock(const GlobalOptions& base, std::span<const std::string> args) {
   }
 
   if (ctx.options.json) {
-    JsonWriter json;
-    json.BeginObject();
-    json.Field("action", "lock");
-    json.Field("account", record.account);
-    json.Field("changed", !already);
-    json.Field("by", by);
-    json.Key("record");
-    WriteRecordJson(json, record, now);
-    json.EndObject();
-    return Emit(json.Take());
+    return Emit(AdminActionJson("lock", record, {{"changed", !already}}, by, now));
   }
   const std::string name = SanitizeForTerminal(record.account);
   std::string out;

@@ -80,17 +80,8 @@ int RunUnlock(const GlobalOptions& base, std::span<const std::string> args) {
   const AccountRecord& record = **released;
 
   if (ctx.options.json) {
-    JsonWriter json;
-    json.BeginObject();
-    json.Field("action", "unlock");
-    json.Field("account", record.account);
-    json.Field("was_locked", was_locked);
-    json.Field("reset", reset);
-    json.Field("by", by);
-    json.Key("record");
-    WriteRecordJson(json, record, now);
-    json.EndObject();
-    return Emit(json.Take());
+    return Emit(
+        AdminActionJson("unlock", record, {{"was_locked", was_locked}, {"reset", reset}}, by, now));
   }
   const std::string name = SanitizeForTerminal(record.account);
   std::string out;

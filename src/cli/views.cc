@@ -206,6 +206,21 @@ void WriteRecordJson(JsonWriter& json, const AccountRecord& record, UnixSeconds 
   json.EndObject();
 }
 
+std::string AdminActionJson(std::string_view action, const AccountRecord& record,
+                            std::initializer_list<JsonFlag> flags, std::string_view by,
+                            UnixSeconds now) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Field("action", action);
+  json.Field("account", record.account);
+  for (const JsonFlag& flag : flags) json.Field(flag.key, flag.value);
+  json.Field("by", by);
+  json.Key("record");
+  WriteRecordJson(json, record, now);
+  json.EndObject();
+  return json.Take();
+}
+
 void WriteRulesJson(JsonWriter& json, const std::vector<RuleView>& rules) {
   json.BeginArray();
   for (const RuleView& view : rules) {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,15 @@ std::string LockExplanation(const LockState& lock);
 void WriteTime(JsonWriter& json, std::string_view key, UnixSeconds when);
 // The stable JSON form of a record (docs/cli.md "Record object").
 void WriteRecordJson(JsonWriter& json, const AccountRecord& record, UnixSeconds now);
+// The JSON answer of lock and unlock (docs/cli.md): {"action", "account",
+// the `flags` in order, "by", "record"}.
+struct JsonFlag {
+  std::string_view key;
+  bool value;
+};
+std::string AdminActionJson(std::string_view action, const AccountRecord& record,
+                            std::initializer_list<JsonFlag> flags, std::string_view by,
+                            UnixSeconds now);
 // The JSON form of rule readings (docs/cli.md "Rule reading object").
 void WriteRulesJson(JsonWriter& json, const std::vector<RuleView>& rules);
 

@@ -62,6 +62,25 @@ TEST_F(ViewsTest, EscalatedLimitsAreNextTimeWhileTheLockHolds) {
   EXPECT_DOUBLE_EQ(after.next_limit, after.limit);
 }
 
+TEST_F(ViewsTest, AdminActionJsonKeepsTheDocumentedFieldOrder) {
+  AccountRecord record;
+  record.account = "mallory";
+  const std::string json =
+      AdminActionJson("unlock", record, {{"was_locked", true}, {"reset", false}}, "jane", 1000);
+  const size_t action = json.find(R"("action": "unlock")");
+  const size_t account = json.find(R"("account": "mallory")");
+  const size_t was_locked = json.find(R"("was_locked": true)");
+  const size_t reset = json.find(R"("reset": false)");
+  const size_t by = json.find(R"("by": "jane")");
+  const size_t rec = json.find(R"("record": {)");
+  ASSERT_NE(rec, std::string::npos) << json;
+  EXPECT_LT(action, account);
+  EXPECT_LT(account, was_locked);
+  EXPECT_LT(was_locked, reset);
+  EXPECT_LT(reset, by);
+  EXPECT_LT(by, rec);
+}
+
 TEST_F(ViewsTest, PressureIsValueOverLimit) {
   for (int i = 0; i < 500; ++i) ASSERT_TRUE(engine_.CheckSender("bob", "192.0.2.1"));
   const auto views = ViewRules(policy_, Record("bob"), clock_.Now());
