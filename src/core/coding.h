@@ -97,6 +97,9 @@ inline std::optional<int64_t> DecodeInt64(std::string_view bytes) {
 class ByteReader {
  public:
   explicit ByteReader(std::string_view input) : input_(input) {}
+  // The reader views its input: a temporary string would be gone before
+  // the first read (ASan found one in a test).
+  explicit ByteReader(std::string&&) = delete;
 
   bool ok() const { return ok_; }
   size_t remaining() const { return input_.size() - pos_; }

@@ -77,7 +77,8 @@ TEST(Coding, ShortInputFailsTheReaderForGood) {
   EXPECT_FALSE(in.ok());
 
   for (size_t size = 0; size < 8; ++size) {
-    ByteReader shorter(std::string(size, '\xff'));
+    const std::string input(size, '\xff');  // outlives the reader, which views it
+    ByteReader shorter(input);
     EXPECT_EQ(shorter.Fixed64(), 0u) << size;
     EXPECT_FALSE(shorter.ok()) << size;
   }
@@ -91,15 +92,19 @@ TEST(Coding, ShortInputFailsTheReaderForGood) {
 
 TEST(Coding, LengthPrefixedStringsAreBoundedByTheInputAndTheLimit) {
   // The length says 5, only 2 bytes follow.
-  ByteReader truncated(Bytes({0x05, 0x00, 'a', 'b'}));
+  // Each input is named: a ByteReader views its bytes and must not outlive them.
+  const std::string truncated_bytes = Bytes({0x05, 0x00, 'a', 'b'});
+  ByteReader truncated(truncated_bytes);
   EXPECT_EQ(truncated.LengthPrefixed16(64), "");
   EXPECT_FALSE(truncated.ok());
   // Longer than the field allows, although the bytes are there.
-  ByteReader too_long(Bytes({0x03, 0x00, 'a', 'b', 'c'}));
+  const std::string too_long_bytes = Bytes({0x03, 0x00, 'a', 'b', 'c'});
+  ByteReader too_long(too_long_bytes);
   EXPECT_EQ(too_long.LengthPrefixed16(2), "");
   EXPECT_FALSE(too_long.ok());
   // A length that would run past the end of any buffer.
-  ByteReader huge(Bytes({0xFF, 0xFF, 'a'}));
+  const std::string huge_bytes = Bytes({0xFF, 0xFF, 'a'});
+  ByteReader huge(huge_bytes);
   EXPECT_EQ(huge.LengthPrefixed16(0xFFFF), "");
   EXPECT_FALSE(huge.ok());
 }
