@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/linear_probing.h"
+
 namespace senderwatch::eximlog {
 
 // 64-bit FNV-1a with a final mix: cheap for the short keys of a log.
@@ -66,18 +68,9 @@ class StringTable {
     uint32_t value = 0;
     uint16_t length = kEmpty;
   };
-  void Place(const Slot& slot) {
-    size_t i = slot.hash & (slots_.size() - 1);
-    while (slots_[i].length != kEmpty) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = slot;
-  }
-  void Grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    for (const Slot& slot : old) {
-      if (slot.length != kEmpty) Place(slot);
-    }
-  }
+  static bool InUse(const Slot& slot) { return slot.length != kEmpty; }
+  void Place(const Slot& slot) { probing::Place(slots_, slot, InUse); }
+  void Grow() { probing::Grow(slots_, InUse); }
 
   std::vector<Slot> slots_;  // size a power of two, at most 3/4 full
   std::string arena_;        // all keys, back to back

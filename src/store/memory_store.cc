@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/linear_probing.h"
 #include "senderwatch/store.h"
 #include "store/provisional.h"
 
@@ -63,18 +64,9 @@ class RecordIndex {
   };
   static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
   size_t mask() const { return slots_.size() - 1; }
-  void Place(const Slot& slot) {
-    size_t i = slot.hash & mask();
-    while (slots_[i].entry != nullptr) i = (i + 1) & mask();
-    slots_[i] = slot;
-  }
-  void Grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    for (const Slot& slot : old) {
-      if (slot.entry != nullptr) Place(slot);
-    }
-  }
+  static bool InUse(const Slot& slot) { return slot.entry != nullptr; }
+  void Place(const Slot& slot) { probing::Place(slots_, slot, InUse); }
+  void Grow() { probing::Grow(slots_, InUse); }
 
   std::vector<Slot> slots_;  // size a power of two, at most 3/4 full
   size_t size_ = 0;
